@@ -1,0 +1,52 @@
+import { Sequelize, type Options } from "sequelize";
+
+const SERVER_POOL = { min: 5, max: 20, acquire: 30_000, idle: 10_000 };
+
+/**
+ * Builds a Sequelize instance from a service's DB URI: `sqlite:<file>` or `sqlite::memory:` (embedded),
+ * `mysql://` or `mariadb://` (through mysql2) and `oracle://user:pass@host:port/service` (oracledb Thin mode).
+ */
+export function createSequelize(uri: string): Sequelize {
+	const common: Options = { logging: false, benchmark: false };
+	if (uri.startsWith("sqlite:")) {
+		const storage = uri.slice("sqlite:".length) || ":memory:";
+		return new Sequelize({ ...common, dialect: "sqlite", storage, pool: { max: 1, min: 0 } });
+	}
+	const url = new URL(uri);
+	const protocol = url.protocol.replace(/:$/, "");
+	const credentials = {
+		username: decodeURIComponent(url.username),
+		password: decodeURIComponent(url.password),
+		host: url.hostname,
+		database: decodeURIComponent(url.pathname.replace(/^\//, "")),
+	};
+	switch (protocol) {
+		case "mysql":
+		case "mariadb":
+			return new Sequelize({
+				...common,
+				...credentials,
+				dialect: "mysql",
+				port: Number(url.port || 3306),
+				pool: SERVER_POOL,
+				dialectOptions: { connectTimeout: 10_000, charset: "utf8mb4" },
+				define: { charset: "utf8mb4", collate: "utf8mb4_bin" },
+			});
+		case "oracle":
+			return new Sequelize({
+				...common,
+				...credentials,
+				dialect: "oracle",
+				port: Number(url.port || 1521),
+				pool: SERVER_POOL,
+				dialectOptions: { connectString: `${url.hostname}:${url.port || 1521}/${credentials.database}` },
+			});
+		default:
+			throw new Error(`Unsupported database URI scheme "${protocol}" (use sqlite:, mysql:, mariadb: or oracle:)`);
+	}
+}
+
+/** The URI with its password masked, for logs. */
+export function redactUri(uri: string): string {
+	return uri.replace(/(\/\/[^:/@]+:)[^@]*@/, "$1***@");
+}

@@ -1,0 +1,98 @@
+import type { BrokerOptions, Errors, LoggerConfig } from "moleculer";
+import { hostname } from "node:os";
+import { intFromEnv } from "./lib/config";
+import { ScrapedPrometheusReporter } from "./lib/metrics";
+
+type Env = Record<string, string | undefined>;
+
+function transporterFrom(env: Env): BrokerOptions["transporter"] {
+	const value = env.TRANSPORTER;
+	if (!value) return undefined;
+	if (value.startsWith("nats://")) {
+		return {
+			type: "NATS",
+			options: { servers: value.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 1_000 },
+		};
+	}
+	// Any other Moleculer transporter string ("redis://…", "amqp://…") is handed to Moleculer as it is.
+	return value as unknown as BrokerOptions["transporter"];
+}
+
+function cacherFrom(env: Env): BrokerOptions["cacher"] {
+	const choice = (env.CACHER ?? "").toLowerCase();
+	const redisUrl = choice.startsWith("redis://") ? env.CACHER : env.REDIS_URL;
+	if (choice === "memory" || (!redisUrl && choice === "")) return { type: "Memory", options: { maxParamsLength: 100 } };
+	if (!redisUrl) throw new Error(`CACHER=${env.CACHER} needs REDIS_URL (or CACHER=redis://…)`);
+	return {
+		type: "Redis",
+		// Moleculer hands `redis` to ioredis, which takes a URL; its typings only admit an options object.
+		options: { redis: redisUrl as unknown as Record<string, string>, prefix: `MOL-${env.NAMESPACE ?? "colony"}`, ttl: 3_600, maxParamsLength: 100 },
+	};
+}
+
+function loggerFrom(env: Env): LoggerConfig[] {
+	const level = (env.LOG_LEVEL ?? "info") as "info";
+	const loggers: LoggerConfig[] = [
+		{ type: "Console", options: { level, formatter: env.NODE_ENV === "production" ? "json" : "short" } },
+	];
+	if (env.LOG_DIR) {
+		loggers.push({
+			type: "File",
+			options: { level, folder: env.LOG_DIR, filename: "colony-{nodeID}-{date}.log", formatter: "json" },
+		});
+	}
+	return loggers;
+}
+
+/** Broker options for this node; every one can be changed from the environment (see DESIGN §2). */
+export function createBrokerOptions(env: Env = process.env): BrokerOptions {
+	return {
+		namespace: env.NAMESPACE ?? "colony",
+		nodeID: env.NODE_ID || `${hostname()}-${process.pid}`,
+		logger: env.LOG_LEVEL === "silent" ? false : loggerFrom(env),
+		transporter: transporterFrom(env),
+		cacher: cacherFrom(env),
+		serializer: "JSON",
+
+		requestTimeout: intFromEnv(env.REQUEST_TIMEOUT_MS, 10_000, "REQUEST_TIMEOUT_MS"),
+		retryPolicy: {
+			enabled: true,
+			retries: 3,
+			delay: 100,
+			maxDelay: 1_000,
+			factor: 2,
+			check: (err: Error) => Boolean((err as Errors.MoleculerRetryableError).retryable),
+		},
+		maxCallLevel: 100,
+		heartbeatInterval: 5,
+		heartbeatTimeout: 15,
+		contextParamsCloning: false,
+		tracking: { enabled: true, shutdownTimeout: 10_000 },
+		disableBalancer: false,
+		registry: { strategy: "RoundRobin", preferLocal: true },
+		circuitBreaker: {
+			enabled: true,
+			threshold: 0.5,
+			minRequestCount: 20,
+			windowTime: 60,
+			halfOpenTime: 10_000,
+		},
+		bulkhead: { enabled: true, concurrency: 100, maxQueueSize: 1_000 },
+		validator: true,
+		errorHandler: undefined,
+		metrics: {
+			enabled: env.METRICS !== "false",
+			reporter: [
+				new ScrapedPrometheusReporter({
+					defaultLabels: (registry) => ({ namespace: registry.broker.namespace, nodeID: registry.broker.nodeID }),
+				}),
+			] as unknown as NonNullable<Exclude<BrokerOptions["metrics"], boolean>>["reporter"],
+		},
+		tracing: {
+			enabled: env.TRACING === "true",
+			exporter: { type: "Console", options: { logger: null } },
+		},
+	};
+}
+
+export default createBrokerOptions();

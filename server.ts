@@ -1,0 +1,58 @@
+import { ServiceBroker, type ServiceSchema } from "moleculer";
+import type { Server } from "node:http";
+import { intFromEnv, listFromEnv, loadSecrets } from "./lib/config";
+import { startHealthServer } from "./lib/health-server";
+import brokerOptions from "./moleculer.config";
+import ApiService from "./services/api.service";
+import UsersService from "./services/users.service";
+
+/** Every service this codebase can run, by the name `SERVICES` uses. */
+export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
+	api: ApiService as unknown as ServiceSchema,
+	users: UsersService as unknown as ServiceSchema,
+};
+
+/** The health and metrics port of a node without the gateway (DESIGN §1). */
+const HEALTH_PORTS: Record<string, number> = { users: 8081, chat: 8082, tasks: 8083, ai: 8084, notifications: 8085 };
+
+export function selectServices(requested: string[]): ServiceSchema[] {
+	const names = requested.length === 0 || requested.includes("all") ? Object.keys(SERVICE_SCHEMAS) : requested;
+	const unknown = names.filter((name) => !(name in SERVICE_SCHEMAS));
+	if (unknown.length > 0) {
+		throw new Error(`Unknown service(s) in SERVICES: ${unknown.join(", ")} (known: ${Object.keys(SERVICE_SCHEMAS).join(", ")})`);
+	}
+	return names.map((name) => SERVICE_SCHEMAS[name]);
+}
+
+async function main(): Promise<void> {
+	const requested = listFromEnv(process.env.SERVICES);
+	const schemas = selectServices(requested);
+	// Fail before anything starts when production secrets are missing; warn loudly in development.
+	loadSecrets();
+	const broker = new ServiceBroker(brokerOptions);
+	for (const schema of schemas) broker.createService(schema);
+	await broker.start();
+
+	let healthServer: Server | undefined;
+	if (!schemas.includes(SERVICE_SCHEMAS.api)) {
+		const fallback = HEALTH_PORTS[schemas[0]?.name ?? ""] ?? 8086;
+		healthServer = await startHealthServer(broker, intFromEnv(process.env.HEALTH_PORT, fallback, "HEALTH_PORT"));
+	}
+	if (process.argv.includes("--repl")) await broker.repl();
+
+	const shutdown = async (signal: string) => {
+		broker.logger.info(`${signal} received, stopping`);
+		healthServer?.close();
+		await broker.stop();
+		process.exit(0);
+	};
+	process.once("SIGINT", () => void shutdown("SIGINT"));
+	process.once("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+if (require.main === module) {
+	main().catch((err: Error) => {
+		console.error(`Colony failed to start: ${err.message}`);
+		process.exit(1);
+	});
+}

@@ -1,0 +1,232 @@
+import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
+import ApiGateway, { type ApiSettingsSchema, type IncomingRequest, type Route } from "moleculer-web";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { clientIp, trustedProxySet } from "../lib/client-ip";
+import { intFromEnv, listFromEnv } from "../lib/config";
+import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from "../lib/errors";
+import { createKeyValueStore, type KeyValueStore } from "../lib/kv-store";
+import { answerHealth } from "../lib/health-server";
+import type { Permission } from "../lib/permissions";
+import { RateLimiter } from "../lib/rate-limiter";
+import { registerReadinessProbe } from "../lib/readiness";
+import type { RequestMeta, SessionUser } from "../types/users";
+
+/** Who may call a REST route: anyone, any signed-in user, or holders of one permission (RBAC). */
+interface RouteRule {
+	action: string;
+	access: "public" | "user" | Permission;
+}
+
+/** The REST contract of DESIGN §4; the gateway authorises each route before its action runs. */
+const ROUTES: Record<string, RouteRule> = {
+	"POST auth/register": { action: "users.register", access: "public" },
+	"POST auth/login": { action: "users.login", access: "public" },
+	"POST auth/refresh": { action: "users.refresh", access: "public" },
+	"POST auth/logout": { action: "users.logout", access: "user" },
+	"GET users/me": { action: "users.me", access: "user" },
+	"GET users": { action: "users.list", access: "users:read" },
+	"GET users/:id": { action: "users.get", access: "users:read" },
+	"PATCH users/:id/roles": { action: "users.setRoles", access: "users:admin" },
+};
+
+const RULES_BY_ACTION = new Map(Object.values(ROUTES).map((rule) => [rule.action, rule]));
+
+export interface ApiSettings extends ApiSettingsSchema {
+	rateLimitPerMinute: number;
+	trustedProxies: string[];
+	redisUrl?: string;
+}
+
+interface ApiState {
+	limiter: RateLimiter;
+	store: KeyValueStore;
+	trusted: ReadonlySet<string>;
+}
+
+interface ApiMethods {
+	authenticate(ctx: Context<unknown, RequestMeta>, route: Route, req: IncomingRequest, res: ServerResponse): Promise<SessionUser | null>;
+	authorize(ctx: Context<unknown, RequestMeta>, route: Route, req: IncomingRequest): void;
+	enforceRateLimit(key: string, res: ServerResponse): Promise<void>;
+}
+
+type GatewayError = Error & { code?: number; type?: string; data?: unknown; status?: number };
+
+interface ClientErrorBody {
+	name: string;
+	message: string;
+	code: number;
+	type: string;
+	data?: unknown;
+}
+
+/** Turns any error into an answer a client can act on, without stack traces, SQL or echoed secrets. */
+function toClientError(err: GatewayError): ClientErrorBody {
+	switch (err.type) {
+		case "entity.parse.failed":
+			return { name: "BadRequestError", message: "Request body is not valid JSON", code: 400, type: "INVALID_JSON" };
+		case "entity.too.large":
+			return { name: "PayloadTooLargeError", message: "Request body is too large", code: 413, type: "PAYLOAD_TOO_LARGE" };
+		case "encoding.unsupported":
+		case "charset.unsupported":
+			return { name: "UnsupportedMediaTypeError", message: err.message, code: 415, type: "UNSUPPORTED_MEDIA_TYPE" };
+	}
+	const code = typeof err.code === "number" ? err.code : (err.status ?? 500);
+	if (err instanceof Errors.ValidationError) {
+		// fastest-validator echoes the rejected value in `actual`: it may be a password.
+		const fields = Array.isArray(err.data)
+			? (err.data as Array<Record<string, unknown>>).map(({ field, type, message }) => ({ field, type, message }))
+			: undefined;
+		return { name: err.name, message: "Parameters validation error!", code: 422, type: "VALIDATION_ERROR", data: fields };
+	}
+	if (code >= 400 && code < 500) {
+		return { name: err.name, message: err.message, code, type: err.type ?? "BAD_REQUEST", data: err.data };
+	}
+	if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError || code === 503) {
+		return { name: "ServiceUnavailableError", message: "Service is temporarily unavailable", code: 503, type: "SERVICE_UNAVAILABLE" };
+	}
+	if (err instanceof Errors.RequestTimeoutError || code === 504) {
+		return { name: "GatewayTimeoutError", message: "The request timed out", code: 504, type: "TIMEOUT" };
+	}
+	return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
+}
+
+type BrokerHolder = { broker: ServiceBroker };
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+	res.writeHead(status, { "Content-Type": "application/json; charset=utf-8" });
+	res.end(JSON.stringify(body));
+}
+
+const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
+	name: "api",
+	mixins: [ApiGateway as unknown as ServiceSchema],
+
+	settings: {
+		port: intFromEnv(process.env.PORT, 8080, "PORT"),
+		ip: process.env.HOST ?? "0.0.0.0",
+		rateLimitPerMinute: intFromEnv(process.env.RATE_LIMIT_PER_MIN, 100, "RATE_LIMIT_PER_MIN"),
+		trustedProxies: listFromEnv(process.env.TRUSTED_PROXIES),
+		redisUrl: process.env.REDIS_URL,
+		$secureSettings: ["redisUrl"],
+		use: [],
+		cors: {
+			origin: listFromEnv(process.env.CORS_ORIGINS, ["http://localhost:3000"]),
+			methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+			allowedHeaders: ["Authorization", "Content-Type"],
+			exposedHeaders: ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"],
+			credentials: true,
+			maxAge: 600,
+		},
+		routes: [
+			{
+				path: "/",
+				authentication: false,
+				authorization: false,
+				mappingPolicy: "restrict",
+				bodyParsers: { json: false, urlencoded: false },
+				aliases: {
+					"GET health/live"(this: BrokerHolder, _req: IncomingMessage, res: ServerResponse) {
+						return answerHealth(this.broker, "/health/live", res);
+					},
+					"GET health/ready"(this: BrokerHolder, _req: IncomingMessage, res: ServerResponse) {
+						return answerHealth(this.broker, "/health/ready", res);
+					},
+					"GET metrics"(this: BrokerHolder, _req: IncomingMessage, res: ServerResponse) {
+						return answerHealth(this.broker, "/metrics", res);
+					},
+				},
+			},
+			{
+				path: "/api/v1",
+				authentication: true,
+				authorization: true,
+				mappingPolicy: "restrict",
+				whitelist: [...RULES_BY_ACTION.keys()],
+				aliases: Object.fromEntries(Object.entries(ROUTES).map(([route, rule]) => [route, rule.action])),
+				bodyParsers: { json: { strict: true, limit: "64kb" }, urlencoded: false },
+				callOptions: { timeout: 15_000 },
+				onBeforeCall(ctx: Context<unknown, RequestMeta>, _route: Route, req: IncomingRequest) {
+					ctx.meta.clientIp = clientIp(req, (this as unknown as ApiState).trusted);
+				},
+			},
+		],
+		onError(this: unknown, req: IncomingMessage, res: ServerResponse, err: GatewayError) {
+			const body = toClientError(err);
+			if (body.code >= 500) {
+				(this as { logger: Context["broker"]["logger"] }).logger.error(`${req.method} ${req.url} failed:`, err);
+			}
+			if (!res.headersSent) sendJson(res, body.code, body);
+			else res.end();
+		},
+	},
+
+	methods: {
+		async authenticate(ctx: Context<unknown, RequestMeta>, _route: Route, req: IncomingRequest, res: ServerResponse) {
+			const ip = clientIp(req, this.trusted);
+			const header = req.headers.authorization;
+			const rule = RULES_BY_ACTION.get(req.$alias?.action);
+			if (!header) {
+				await this.enforceRateLimit(`ip:${ip}`, res);
+				if (rule?.access === "public") return null;
+				throw new UnauthorizedError("Sign in first: send 'Authorization: Bearer <access token>'", "NO_TOKEN");
+			}
+			const [scheme, token] = header.split(" ");
+			let user: SessionUser;
+			try {
+				if (scheme !== "Bearer" || !token) {
+					throw new UnauthorizedError("Authorization header must be 'Bearer <access token>'", "INVALID_TOKEN");
+				}
+				user = await ctx.call<SessionUser, { token: string }>("users.resolveToken", { token });
+			} catch (err) {
+				// Failed tokens count against the address, so guessing costs the guesser its budget.
+				await this.enforceRateLimit(`ip:${ip}`, res);
+				throw err;
+			}
+			await this.enforceRateLimit(`user:${user.id}`, res);
+			return user;
+		},
+
+		authorize(ctx: Context<unknown, RequestMeta>, _route: Route, req: IncomingRequest) {
+			const rule = RULES_BY_ACTION.get(req.$alias?.action);
+			if (!rule) throw new ForbiddenError("This route is not open to clients");
+			if (rule.access === "public" || rule.access === "user") return;
+			if (!ctx.meta.user?.permissions.includes(rule.access)) {
+				throw new ForbiddenError(`You need the '${rule.access}' permission`, "FORBIDDEN", { permission: rule.access });
+			}
+		},
+
+		async enforceRateLimit(key: string, res: ServerResponse) {
+			let decision;
+			try {
+				decision = await this.limiter.consume(key);
+			} catch (err) {
+				// The limiter protects the platform; an outage of its store must not take the API down with it.
+				this.logger.warn("Rate limiter unavailable, request let through:", (err as Error).message);
+				return;
+			}
+			res.setHeader("X-RateLimit-Limit", String(decision.limit));
+			res.setHeader("X-RateLimit-Remaining", String(decision.remaining));
+			if (!decision.allowed) {
+				res.setHeader("Retry-After", String(decision.resetSeconds));
+				throw new TooManyRequestsError(decision.resetSeconds);
+			}
+		},
+	},
+
+	created() {
+		this.trusted = trustedProxySet(this.settings.trustedProxies);
+		this.store = createKeyValueStore(this.settings.redisUrl, `colony:${this.broker.namespace}:`);
+		this.limiter = new RateLimiter(this.store, this.settings.rateLimitPerMinute);
+	},
+
+	started() {
+		if (this.settings.redisUrl) registerReadinessProbe(this.broker, "redis:api", () => this.store.isReady());
+		registerReadinessProbe(this.broker, "users-service", () => Boolean(this.broker.registry.getActionEndpoints("users.resolveToken")?.hasAvailable()));
+	},
+
+	async stopped() {
+		await this.store.close();
+	},
+};
+
+export default ApiService;
