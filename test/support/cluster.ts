@@ -11,7 +11,12 @@ export function uniqueNamespace(prefix: string): string {
 }
 
 /** A broker configured the way production nodes are: from environment variables, over NATS, Redis as cacher. */
-export function clusterBroker(namespace: string, nodeID: string, schemas: ServiceSchema[]): ServiceBroker {
+export function clusterBroker(
+	namespace: string,
+	nodeID: string,
+	schemas: ServiceSchema[],
+	env: Record<string, string> = {},
+): ServiceBroker {
 	const broker = new ServiceBroker(
 		createBrokerOptions({
 			NAMESPACE: namespace,
@@ -19,6 +24,7 @@ export function clusterBroker(namespace: string, nodeID: string, schemas: Servic
 			TRANSPORTER: servers.nats,
 			REDIS_URL: servers.redis,
 			LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+			...env,
 		}),
 	);
 	for (const schema of schemas) broker.createService(schema);
