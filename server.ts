@@ -1,5 +1,4 @@
 import { ServiceBroker, type ServiceSchema } from "moleculer";
-import type { Server } from "node:http";
 import { intFromEnv, listFromEnv, loadSecrets } from "./lib/config";
 import { startHealthServer } from "./lib/health-server";
 import brokerOptions from "./moleculer.config";
@@ -33,21 +32,12 @@ async function main(): Promise<void> {
 	for (const schema of schemas) broker.createService(schema);
 	await broker.start();
 
-	let healthServer: Server | undefined;
+	// The broker stops its services itself on SIGINT/SIGTERM and then ends the process.
 	if (!schemas.includes(SERVICE_SCHEMAS.api)) {
 		const fallback = HEALTH_PORTS[schemas[0]?.name ?? ""] ?? 8086;
-		healthServer = await startHealthServer(broker, intFromEnv(process.env.HEALTH_PORT, fallback, "HEALTH_PORT"));
+		await startHealthServer(broker, intFromEnv(process.env.HEALTH_PORT, fallback, "HEALTH_PORT"));
 	}
 	if (process.argv.includes("--repl")) await broker.repl();
-
-	const shutdown = async (signal: string) => {
-		broker.logger.info(`${signal} received, stopping`);
-		healthServer?.close();
-		await broker.stop();
-		process.exit(0);
-	};
-	process.once("SIGINT", () => void shutdown("SIGINT"));
-	process.once("SIGTERM", () => void shutdown("SIGTERM"));
 }
 
 if (require.main === module) {
