@@ -3,12 +3,14 @@ import { intFromEnv, listFromEnv, loadSecrets } from "./lib/config";
 import { startHealthServer } from "./lib/health-server";
 import brokerOptions from "./moleculer.config";
 import ApiService from "./services/api.service";
+import ChatService from "./services/chat.service";
 import UsersService from "./services/users.service";
 
 /** Every service this codebase can run, by the name `SERVICES` uses. */
 export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
 	api: ApiService as unknown as ServiceSchema,
 	users: UsersService as unknown as ServiceSchema,
+	chat: ChatService as unknown as ServiceSchema,
 };
 
 /** The health and metrics port of a node without the gateway (DESIGN §1). */

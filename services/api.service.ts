@@ -27,6 +27,18 @@ const ROUTES: Record<string, RouteRule> = {
 	"GET users": { action: "users.list", access: "users:read" },
 	"GET users/:id": { action: "users.get", access: "users:read" },
 	"PATCH users/:id/roles": { action: "users.setRoles", access: "users:admin" },
+	"GET channels": { action: "chat.listChannels", access: "chat:read" },
+	"POST channels": { action: "chat.createChannel", access: "chat:channel:create" },
+	"GET channels/unread": { action: "chat.unread", access: "chat:read" },
+	"POST channels/:id/join": { action: "chat.join", access: "chat:read" },
+	"POST channels/:id/members": { action: "chat.addMember", access: "chat:write" },
+	"GET channels/:channelId/messages": { action: "chat.history", access: "chat:read" },
+	"POST channels/:channelId/messages": { action: "chat.send", access: "chat:write" },
+	"POST channels/:channelId/read": { action: "chat.markRead", access: "chat:read" },
+	"POST dms": { action: "chat.openDirect", access: "chat:write" },
+	"PATCH messages/:id": { action: "chat.edit", access: "chat:write" },
+	"DELETE messages/:id": { action: "chat.delete", access: "chat:write" },
+	"POST messages/:id/reactions": { action: "chat.react", access: "chat:write" },
 };
 
 const RULES_BY_ACTION = new Map(Object.values(ROUTES).map((rule) => [rule.action, rule]));

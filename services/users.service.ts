@@ -1,6 +1,7 @@
 import { Errors, type Context, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import { randomUUID } from "node:crypto";
 import { DataTypes, Op, UniqueConstraintError, type Model, type ModelStatic, type Optional, type WhereOptions } from "sequelize";
+import { requireCaller } from "../lib/caller";
 import { loadSecrets } from "../lib/config";
 import { FieldCipher, randomToken, sha256Hex } from "../lib/crypto";
 import { ConflictError, NotFoundError, UnauthorizedError } from "../lib/errors";
@@ -71,7 +72,6 @@ interface UsersMethods {
 	requireUser(id: number): Promise<UserRow>;
 	issueTokens(userId: number, familyId: string): Promise<TokenPair>;
 	revokeFamily(familyId: string): Promise<void>;
-	requireCaller(ctx: UsersContext): SessionUser;
 }
 
 const USER_ATTRIBUTES = {
@@ -115,8 +115,10 @@ function encodeCursor(id: number): string {
 }
 
 function decodeCursor(cursor: string): number {
-	const id = Number(Buffer.from(cursor, "base64url").toString());
-	if (!Number.isInteger(id) || id < 0) {
+	const decoded = Buffer.from(cursor, "base64url").toString();
+	const id = Number(decoded);
+	// Number() also reads "", "1e3" and "0x10": only the decimal ids encodeCursor writes are cursors.
+	if (!/^\d+$/.test(decoded) || !Number.isSafeInteger(id)) {
 		throw new Errors.ValidationError("cursor is not valid", "VALIDATION_ERROR", [
 			{ field: "cursor", type: "cursor", message: "The 'cursor' field is not a cursor this API returned." },
 		]);
@@ -218,7 +220,8 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				const stored = await findRaw(this.refreshTokens, { tokenHash: sha256Hex(ctx.params.refreshToken) });
 				if (!stored) throw new UnauthorizedError("Refresh token is not valid", "INVALID_REFRESH_TOKEN");
 				if (stored.revokedAt) throw new UnauthorizedError("Refresh token was revoked", "REFRESH_TOKEN_REVOKED");
-				if (stored.expiresAt.getTime() <= Date.now()) {
+				// Raw rows carry dates as strings on SQLite and as Date objects on MySQL.
+				if (new Date(stored.expiresAt).getTime() <= Date.now()) {
 					throw new UnauthorizedError("Refresh token has expired", "REFRESH_TOKEN_EXPIRED");
 				}
 				// Claim the token atomically: of two uses of one token, only one can win the update.
@@ -244,7 +247,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 		logout: {
 			params: { $$strict: true, refreshToken: { type: "string", min: 1, max: 512, optional: true } },
 			async handler(ctx: UsersContext<{ refreshToken?: string }>): Promise<null> {
-				const caller = this.requireCaller(ctx);
+				const caller = requireCaller(ctx);
 				const ttlMs = caller.tokenExpiresAt * 1000 - Date.now();
 				if (ttlMs > 0) await this.store.set(BLACKLIST_PREFIX + caller.tokenId, String(caller.id), ttlMs);
 				if (ctx.params.refreshToken) {
@@ -262,7 +265,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 
 		me: {
 			async handler(ctx: UsersContext): Promise<PublicUser> {
-				const caller = this.requireCaller(ctx);
+				const caller = requireCaller(ctx);
 				return this.toPublicUser(await this.requireUser(caller.id), caller);
 			},
 		},
@@ -304,7 +307,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				roles: { type: "array", items: { type: "enum", values: [...ROLES] }, min: 1, max: ROLES.length, unique: true },
 			},
 			async handler(ctx: UsersContext<{ id: number; roles: Role[] }>): Promise<PublicUser> {
-				const caller = this.requireCaller(ctx);
+				const caller = requireCaller(ctx);
 				const row = await this.requireUser(ctx.params.id);
 				const previousRoles = parseRoles(row.roles);
 				if (previousRoles.includes("admin") && !ctx.params.roles.includes("admin")) {
@@ -320,6 +323,22 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				await this.entityChanged("updated", user, ctx);
 				ctx.emit<UserRolesChangedEvent>("users.user.rolesChanged", { user, previousRoles, changedBy: caller.id });
 				return user;
+			},
+		},
+
+		/** For other services: ids of the given usernames (unknown names are left out), e.g. for @mentions. */
+		resolveUsernames: {
+			visibility: "public",
+			params: { usernames: { type: "array", items: { type: "string", max: 32 }, max: 100 } },
+			async handler(ctx: UsersContext<{ usernames: string[] }>): Promise<Record<string, number>> {
+				const usernames = [...new Set(ctx.params.usernames.map((name) => name.toLowerCase()))];
+				if (usernames.length === 0) return {};
+				const rows = (await this.users.findAll({
+					where: { username: { [Op.in]: usernames } },
+					attributes: ["id", "username"],
+					raw: true,
+				})) as unknown as Pick<UserRow, "id" | "username">[];
+				return Object.fromEntries(rows.map((row) => [row.username, row.id]));
 			},
 		},
 
@@ -414,11 +433,6 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				{ revokedAt: new Date() },
 				{ where: { familyId, revokedAt: { [Op.is]: null } } },
 			);
-		},
-
-		requireCaller(ctx: UsersContext): SessionUser {
-			if (!ctx.meta.user) throw new UnauthorizedError("Sign in first", "UNAUTHORIZED");
-			return ctx.meta.user;
 		},
 	},
 

@@ -1,0 +1,5 @@
+import type { Migration } from "../../mixins/db.mixin";
+import createChat from "./0001-create-chat";
+
+/** In order; a released migration is never edited, only followed by a new one. */
+export const chatMigrations: Migration[] = [createChat];
