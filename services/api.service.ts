@@ -9,6 +9,7 @@ import { answerHealth } from "../lib/health-server";
 import type { Permission } from "../lib/permissions";
 import { RateLimiter } from "../lib/rate-limiter";
 import { registerReadinessProbe } from "../lib/readiness";
+import { SocketGatewayMixin } from "../mixins/socket-gateway.mixin";
 import type { RequestMeta, SessionUser } from "../types/users";
 
 /** Who may call a REST route: anyone, any signed-in user, or holders of one permission (RBAC). */
@@ -39,6 +40,8 @@ const ROUTES: Record<string, RouteRule> = {
 	"PATCH messages/:id": { action: "chat.edit", access: "chat:write" },
 	"DELETE messages/:id": { action: "chat.delete", access: "chat:write" },
 	"POST messages/:id/reactions": { action: "chat.react", access: "chat:write" },
+	"GET presence": { action: "api.presence", access: "user" },
+	"PUT presence": { action: "api.setPresence", access: "user" },
 };
 
 const RULES_BY_ACTION = new Map(Object.values(ROUTES).map((rule) => [rule.action, rule]));
@@ -111,7 +114,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 	name: "api",
-	mixins: [ApiGateway as unknown as ServiceSchema],
+	mixins: [ApiGateway as unknown as ServiceSchema, SocketGatewayMixin as unknown as ServiceSchema],
 
 	settings: {
 		port: intFromEnv(process.env.PORT, 8080, "PORT"),
@@ -192,6 +195,10 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 			} catch (err) {
 				// Failed tokens count against the address, so guessing costs the guesser its budget.
 				await this.enforceRateLimit(`ip:${ip}`, res);
+				// A stale token must not lock a client out of the routes that replace it (login, refresh).
+				if (rule?.access === "public") return null;
+				// resolveToken refuses a token of the wrong shape as a parameter; to the client it is just invalid.
+				if (err instanceof Errors.ValidationError) throw new UnauthorizedError("Access token is not valid", "INVALID_TOKEN");
 				throw err;
 			}
 			await this.enforceRateLimit(`user:${user.id}`, res);

@@ -5,6 +5,7 @@ import { loadSecrets } from "../lib/config";
 import { FieldCipher } from "../lib/crypto";
 import { ConflictError, ForbiddenError, NotFoundError } from "../lib/errors";
 import { parseMentions } from "../lib/mentions";
+import { channelRoom, joinRooms, pushToSockets, userRoom } from "../lib/realtime";
 import { chatMigrations } from "../migrations/chat";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../mixins/db.mixin";
 import type {
@@ -91,7 +92,17 @@ interface ChatMethods {
 	seal(channelId: number, text: string): { body: string; keyId: string };
 	open(row: MessageRow): string;
 	createMessage(ctx: ChatContext, channel: ChannelRow, caller: SessionUser, params: SendParams): Promise<MessageRow>;
+	publish(ctx: ChatContext, event: MessageEventName, channel: ChannelRow, message: MessageView): Promise<void>;
+	admit(ctx: ChatContext, channel: ChannelRow, userId: number, addedBy: number, role?: MemberRole): Promise<void>;
 }
+
+/** Domain event name → the socket event clients receive (DESIGN §5). */
+const SOCKET_EVENTS = {
+	"chat.message.created": "chat.message",
+	"chat.message.updated": "chat.message.updated",
+	"chat.message.deleted": "chat.message.deleted",
+} as const;
+type MessageEventName = keyof typeof SOCKET_EVENTS;
 
 type ChatContext<P = unknown> = Context<P, RequestMeta>;
 type ChatThis = DbServiceThis & ChatState & ChatMethods;
@@ -205,7 +216,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 					}
 					throw err;
 				}
-				await this.addMember(channel, caller.id, "owner");
+				await this.admit(ctx, channel, caller.id, caller.id, "owner");
 				const view = await this.channelView(channel);
 				ctx.emit("chat.channel.created", { channel: view, createdBy: caller.id });
 				ctx.meta.$statusCode = 201;
@@ -239,10 +250,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 				if (channel.type !== "public") {
 					throw new ForbiddenError("Only public channels can be joined; ask a member to add you", "NOT_A_MEMBER");
 				}
-				if (!(await this.membership(channel.id, caller.id))) {
-					await this.addMember(channel, caller.id, "member");
-					ctx.emit<ChatMemberEvent>("chat.member.added", { channelId: channel.id, userId: caller.id, addedBy: caller.id });
-				}
+				if (!(await this.membership(channel.id, caller.id))) await this.admit(ctx, channel, caller.id, caller.id);
 				return { channel: await this.channelView(channel) };
 			},
 		},
@@ -255,8 +263,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 				if (channel.type === "direct") throw new ForbiddenError("Direct conversations stay between two people", "DIRECT_CHANNEL");
 				await ctx.call("users.get", { id: ctx.params.userId });
 				if (!(await this.membership(channel.id, ctx.params.userId))) {
-					await this.addMember(channel, ctx.params.userId, "member");
-					ctx.emit<ChatMemberEvent>("chat.member.added", { channelId: channel.id, userId: ctx.params.userId, addedBy: caller.id });
+					await this.admit(ctx, channel, ctx.params.userId, caller.id);
 				}
 				return { channel: await this.channelView(channel) };
 			},
@@ -275,8 +282,8 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 						channel = (
 							await this.channels.create({ type: "direct", name: null, topic: null, directKey, createdBy: caller.id })
 						).get({ plain: true }) as ChannelRow;
-						await this.addMember(channel, caller.id, "member");
-						if (other !== caller.id) await this.addMember(channel, other, "member");
+						await this.admit(ctx, channel, caller.id, caller.id);
+						if (other !== caller.id) await this.admit(ctx, channel, other, caller.id);
 					} catch (err) {
 						// Both people opened the conversation at once: the other request created it.
 						if (!(err instanceof UniqueConstraintError)) throw err;
@@ -338,7 +345,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 				}
 				const row = await this.createMessage(ctx, channel, caller, ctx.params);
 				const message = await this.messageView(row);
-				ctx.emit<ChatMessageEvent>("chat.message.created", { message, channel: { id: channel.id, type: channel.type } });
+				await this.publish(ctx, "chat.message.created", channel, message);
 				ctx.meta.$statusCode = 201;
 				return { message };
 			},
@@ -358,8 +365,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 				const mentioned = await resolveMentions(ctx, ctx.params.text);
 				await this.mentions.bulkCreate(mentioned.map((userId) => ({ messageId: row.id, userId, channelId: row.channelId })));
 				const message = await this.messageView({ ...row, ...sealed, editedAt });
-				const channel = await this.requireChannel(row.channelId);
-				ctx.emit<ChatMessageEvent>("chat.message.updated", { message, channel: { id: channel.id, type: channel.type } });
+				await this.publish(ctx, "chat.message.updated", await this.requireChannel(row.channelId), message);
 				return { message };
 			},
 		},
@@ -383,8 +389,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 					Object.assign(row, tombstone);
 				}
 				const message = await this.messageView(row);
-				const channel = await this.requireChannel(row.channelId);
-				ctx.emit<ChatMessageEvent>("chat.message.deleted", { message, channel: { id: channel.id, type: channel.type } });
+				await this.publish(ctx, "chat.message.deleted", await this.requireChannel(row.channelId), message);
 				return { message };
 			},
 		},
@@ -405,7 +410,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 					});
 				}
 				const message = await this.messageView(row);
-				ctx.emit<ChatMessageEvent>("chat.message.updated", { message, channel: { id: channel.id, type: channel.type } });
+				await this.publish(ctx, "chat.message.updated", channel, message);
 				return { message };
 			},
 		},
@@ -454,7 +459,14 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 			async handler(ctx: ChatContext<{ channelId: number }>) {
 				const caller = requireCaller(ctx);
 				await this.requireMember(ctx.params.channelId, caller);
-				ctx.emit<ChatTypingEvent>("chat.typing", { channelId: ctx.params.channelId, userId: caller.id, username: caller.username });
+				const typing: ChatTypingEvent = { channelId: ctx.params.channelId, userId: caller.id, username: caller.username };
+				// Ephemeral: pushed to the channel's sockets only, never stored or queued.
+				await pushToSockets(ctx, {
+					rooms: [channelRoom(ctx.params.channelId)],
+					exceptRooms: [userRoom(caller.id)],
+					event: "chat.typing",
+					data: typing,
+				});
 				return { ok: true };
 			},
 		},
@@ -562,6 +574,18 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 
 		open(row: MessageRow): string {
 			return this.cipher.decrypt(row.body, `chat.message:${row.channelId}`);
+		},
+
+		async publish(ctx: ChatContext, event: MessageEventName, channel: ChannelRow, message: MessageView) {
+			ctx.emit<ChatMessageEvent>(event, { message, channel: { id: channel.id, type: channel.type } });
+			await pushToSockets(ctx, { rooms: [channelRoom(channel.id)], event: SOCKET_EVENTS[event], data: message });
+		},
+
+		async admit(ctx: ChatContext, channel: ChannelRow, userId: number, addedBy: number, role: MemberRole = "member") {
+			await this.addMember(channel, userId, role);
+			ctx.emit<ChatMemberEvent>("chat.member.added", { channelId: channel.id, userId, addedBy });
+			// The new member's open sockets start receiving the channel's events at once.
+			await joinRooms(ctx, { room: userRoom(userId), join: [channelRoom(channel.id)] });
 		},
 
 		async createMessage(ctx: ChatContext, channel: ChannelRow, caller: SessionUser, params: SendParams) {

@@ -9,6 +9,7 @@ import { createKeyValueStore, type KeyValueStore } from "../lib/kv-store";
 import { DEFAULT_PASSWORD_COST, hashPassword, verifyPassword, type PasswordHashCost } from "../lib/passwords";
 import { isRole, permissionsOf, ROLES, type Role } from "../lib/permissions";
 import { registerReadinessProbe } from "../lib/readiness";
+import { disconnectSockets } from "../lib/realtime";
 import {
 	ACCESS_TOKEN_TTL_SECONDS,
 	REFRESH_TOKEN_TTL_SECONDS,
@@ -257,7 +258,8 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 					});
 					if (stored) await this.revokeFamily(stored.familyId);
 				}
-				ctx.emit("users.session.ended", { userId: caller.id });
+				ctx.emit("users.session.ended", { userId: caller.id, tokenId: caller.tokenId });
+				await disconnectSockets(ctx, { userId: caller.id, tokenId: caller.tokenId, reason: "Signed out" });
 				ctx.meta.$statusCode = 204;
 				return null;
 			},

@@ -1,0 +1,108 @@
+import Redis from "ioredis";
+
+export type PresenceStatus = "online" | "away" | "offline";
+
+/**
+ * Who is connected. Each gateway holds a lease per user it has sockets for and renews it on a heartbeat; a
+ * user is online while any lease is live. A crashed gateway stops renewing, so its users go offline when
+ * their leases expire.
+ */
+export interface PresenceStore {
+	hold(userId: number, holder: string, ttlMs: number): Promise<void>;
+	release(userId: number, holder: string): Promise<void>;
+	setAway(userId: number, away: boolean, ttlMs: number): Promise<void>;
+	statusOf(userIds: number[]): Promise<Record<number, PresenceStatus>>;
+	close(): Promise<void>;
+}
+
+export class MemoryPresenceStore implements PresenceStore {
+	private readonly leases = new Map<number, Map<string, number>>();
+	private readonly away = new Map<number, number>();
+
+	async hold(userId: number, holder: string, ttlMs: number): Promise<void> {
+		const leases = this.leases.get(userId) ?? new Map<string, number>();
+		leases.set(holder, Date.now() + ttlMs);
+		this.leases.set(userId, leases);
+	}
+
+	async release(userId: number, holder: string): Promise<void> {
+		this.leases.get(userId)?.delete(holder);
+	}
+
+	async setAway(userId: number, away: boolean, ttlMs: number): Promise<void> {
+		if (away) this.away.set(userId, Date.now() + ttlMs);
+		else this.away.delete(userId);
+	}
+
+	async statusOf(userIds: number[]): Promise<Record<number, PresenceStatus>> {
+		const now = Date.now();
+		const result: Record<number, PresenceStatus> = {};
+		for (const userId of userIds) {
+			const live = [...(this.leases.get(userId)?.values() ?? [])].some((expiresAt) => expiresAt > now);
+			const away = (this.away.get(userId) ?? 0) > now;
+			result[userId] = live ? (away ? "away" : "online") : "offline";
+		}
+		return result;
+	}
+
+	async close(): Promise<void> {
+		this.leases.clear();
+	}
+}
+
+export class RedisPresenceStore implements PresenceStore {
+	private readonly client: Redis;
+
+	constructor(url: string, private readonly prefix: string) {
+		this.client = new Redis(url, { connectTimeout: 5_000, commandTimeout: 2_000, maxRetriesPerRequest: 2 });
+		this.client.on("error", () => undefined);
+	}
+
+	async hold(userId: number, holder: string, ttlMs: number): Promise<void> {
+		const key = this.leaseKey(userId);
+		await this.client.multi().zadd(key, Date.now() + ttlMs, holder).pexpire(key, ttlMs).exec();
+	}
+
+	async release(userId: number, holder: string): Promise<void> {
+		await this.client.zrem(this.leaseKey(userId), holder);
+	}
+
+	async setAway(userId: number, away: boolean, ttlMs: number): Promise<void> {
+		if (away) await this.client.set(this.awayKey(userId), "1", "PX", ttlMs);
+		else await this.client.del(this.awayKey(userId));
+	}
+
+	async statusOf(userIds: number[]): Promise<Record<number, PresenceStatus>> {
+		if (userIds.length === 0) return {};
+		const now = Date.now();
+		const pipeline = this.client.pipeline();
+		for (const userId of userIds) {
+			pipeline.zcount(this.leaseKey(userId), now, "+inf");
+			pipeline.exists(this.awayKey(userId));
+		}
+		const replies = (await pipeline.exec()) ?? [];
+		const result: Record<number, PresenceStatus> = {};
+		userIds.forEach((userId, i) => {
+			const live = Number(replies[2 * i]?.[1] ?? 0) > 0;
+			const away = Number(replies[2 * i + 1]?.[1] ?? 0) > 0;
+			result[userId] = live ? (away ? "away" : "online") : "offline";
+		});
+		return result;
+	}
+
+	async close(): Promise<void> {
+		this.client.disconnect();
+	}
+
+	private leaseKey(userId: number): string {
+		return `${this.prefix}presence:${userId}`;
+	}
+
+	private awayKey(userId: number): string {
+		return `${this.prefix}presence:away:${userId}`;
+	}
+}
+
+export function createPresenceStore(redisUrl: string | undefined, prefix: string): PresenceStore {
+	return redisUrl ? new RedisPresenceStore(redisUrl, prefix) : new MemoryPresenceStore();
+}

@@ -1,0 +1,260 @@
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import SocketIOService from "moleculer-io";
+import type { Server, Socket } from "socket.io";
+import { intFromEnv } from "../lib/config";
+import type { Permission } from "../lib/permissions";
+import { createPresenceStore, type PresenceStatus, type PresenceStore } from "../lib/presence";
+import {
+	channelRoom,
+	DISCONNECT_EVENT,
+	JOIN_EVENT,
+	PUSH_EVENT,
+	userRoom,
+	type DisconnectPayload,
+	type JoinPayload,
+	type PushPayload,
+} from "../lib/realtime";
+import type { RequestMeta, SessionUser } from "../types/users";
+
+/** The actions a socket may `call`, and who may call them (the same rules as their REST routes). */
+export const SOCKET_ACTIONS: Record<string, "user" | Permission> = {
+	"chat.listChannels": "chat:read",
+	"chat.history": "chat:read",
+	"chat.unread": "chat:read",
+	"chat.markRead": "chat:read",
+	"chat.join": "chat:read",
+	"chat.send": "chat:write",
+	"chat.edit": "chat:write",
+	"chat.delete": "chat:write",
+	"chat.react": "chat:write",
+	"chat.typing": "chat:write",
+	"chat.openDirect": "chat:write",
+	"api.presence": "user",
+	"api.setPresence": "user",
+};
+
+const TYPING_INTERVAL_MS = 2_000;
+
+export interface SocketGatewaySettings extends ServiceSettingSchema {
+	redisUrl?: string;
+	presenceTtlMs: number;
+	/** moleculer-io's settings: socket.io options and the namespaces with their handlers. */
+	io: Record<string, unknown>;
+}
+
+interface SocketState {
+	io: Server;
+	presence: PresenceStore;
+	/** This node's sockets per user: presence is held while a user has at least one. */
+	localSockets: Map<number, Set<string>>;
+	presenceHeartbeat: NodeJS.Timeout;
+}
+
+interface SocketMethods {
+	socketAuthorize(socket: Socket): Promise<SessionUser>;
+	trackSocket(socket: Socket, user: SessionUser): Promise<void>;
+	announcePresence(userId: number): Promise<void>;
+}
+
+type SocketThis = Service<SocketGatewaySettings> & SocketState & SocketMethods;
+type UserSocket = Socket & { client: { user?: SessionUser } };
+
+interface ErrorLike {
+	message: string;
+	type?: string;
+	code?: number;
+}
+
+/** socket.io hands `message` and `data` of a middleware error to the client's `connect_error`. */
+function connectError(err: ErrorLike): Error {
+	const error = new Error(err.message) as Error & { data: { type: string; code: number } };
+	error.data = { type: err.type ?? "UNAUTHORIZED", code: err.code ?? 401 };
+	return error;
+}
+
+function callError(message: string, type: string, code: number): Error {
+	return Object.assign(new Error(message), { name: "SocketCallError", type, code });
+}
+
+/**
+ * socket.io on the gateway's HTTP server through moleculer-io: token authentication on connect, the rooms
+ * `user:<id>` and `channel:<id>`, a whitelist of callable actions with their permissions, server events pushed
+ * by services through `lib/realtime`, throttled typing and presence leases.
+ */
+export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, SocketMethods, SocketState>> = {
+	mixins: [SocketIOService],
+
+	settings: {
+		presenceTtlMs: intFromEnv(process.env.PRESENCE_TTL_MS, 45_000, "PRESENCE_TTL_MS"),
+		io: {
+			options: { pingInterval: 10_000, pingTimeout: 10_000, maxHttpBufferSize: 64 * 1024 },
+			namespaces: {
+				"/": {
+					authorization: true,
+					events: {
+						call: {
+							mappingPolicy: "all",
+							whitelist: Object.keys(SOCKET_ACTIONS),
+							callOptions: { timeout: 15_000 },
+							onBeforeCall(
+								this: SocketThis,
+								ctx: Context<unknown, RequestMeta>,
+								socket: UserSocket,
+								action: string,
+								params: { channelId?: number } | null,
+							) {
+								const user = socket.client.user;
+								if (!user || user.tokenExpiresAt * 1000 <= Date.now()) {
+									// Expired mid-connection: the client reconnects with a fresh token.
+									setImmediate(() => socket.disconnect(true));
+									throw callError("Access token has expired", "TOKEN_EXPIRED", 401);
+								}
+								const access = SOCKET_ACTIONS[action];
+								if (access !== "user" && !user.permissions.includes(access)) {
+									throw callError(`You need the '${access}' permission`, "FORBIDDEN", 403);
+								}
+								if (action === "chat.typing") {
+									const key = `typing:${params?.channelId}`;
+									const last = (socket.data[key] as number | undefined) ?? 0;
+									if (Date.now() - last < TYPING_INTERVAL_MS) {
+										throw callError("Typing is sent at most every 2 seconds", "THROTTLED", 429);
+									}
+									socket.data[key] = Date.now();
+								}
+								ctx.meta.clientIp = socket.handshake.address;
+							},
+						},
+					},
+				},
+			},
+		},
+	} as SocketGatewaySettings,
+
+	actions: {
+		// moleculer-io's own broadcast and client listing would let any node reach any socket: services push
+		// through the gateway.push event instead.
+		broadcast: false,
+		getClients: false,
+
+		presence: {
+			params: { $$strict: true, ids: { type: "string", pattern: /^\d+(,\d+){0,199}$/ } },
+			async handler(ctx: Context<{ ids: string }>): Promise<{ items: { userId: number; status: PresenceStatus }[] }> {
+				const ids = [...new Set(ctx.params.ids.split(",").map(Number))];
+				const statuses = await this.presence.statusOf(ids);
+				return { items: ids.map((userId) => ({ userId, status: statuses[userId] })) };
+			},
+		},
+
+		setPresence: {
+			params: { $$strict: true, status: { type: "enum", values: ["online", "away"] } },
+			async handler(ctx: Context<{ status: "online" | "away" }, RequestMeta>) {
+				const user = ctx.meta.user;
+				if (!user) throw callError("Sign in first", "UNAUTHORIZED", 401);
+				await this.presence.setAway(user.id, ctx.params.status === "away", 12 * 60 * 60 * 1000);
+				await this.announcePresence(user.id);
+				return { status: ctx.params.status };
+			},
+		},
+	},
+
+	events: {
+		[PUSH_EVENT](ctx: Context<PushPayload>) {
+			if (!this.io) return;
+			const { rooms, exceptRooms, event, data } = ctx.params;
+			let target = this.io.local;
+			if (rooms.length > 0) target = target.to(rooms);
+			if (exceptRooms?.length) target = target.except(exceptRooms);
+			target.emit(event, data);
+		},
+
+		[JOIN_EVENT](ctx: Context<JoinPayload>) {
+			if (!this.io) return;
+			this.io.local.in(ctx.params.room).socketsJoin(ctx.params.join);
+			if (ctx.params.leave?.length) this.io.local.in(ctx.params.room).socketsLeave(ctx.params.leave);
+		},
+
+		async [DISCONNECT_EVENT](ctx: Context<DisconnectPayload>) {
+			if (!this.io) return;
+			const { userId, tokenId, reason } = ctx.params;
+			for (const socket of await this.io.local.in(userRoom(userId)).fetchSockets()) {
+				const user = (socket.data as { user?: SessionUser }).user;
+				if (tokenId && user?.tokenId !== tokenId) continue;
+				socket.emit("session.ended", { reason });
+				socket.disconnect(true);
+			}
+		},
+	},
+
+	methods: {
+		async socketAuthorize(socket: Socket): Promise<SessionUser> {
+			const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+			if (typeof token !== "string" || token.length === 0) {
+				throw connectError({ message: "Connect with auth: { token: <access token> }", type: "NO_TOKEN" });
+			}
+			let user: SessionUser;
+			let channels: number[];
+			try {
+				user = await this.broker.call<SessionUser, { token: string }>("users.resolveToken", { token });
+				channels = await this.broker.call<number[], { userId: number }>("chat.channelsOf", { userId: user.id });
+			} catch (err) {
+				const failure = err as ErrorLike;
+				if (failure.code && failure.code < 500) throw connectError(failure);
+				throw connectError({ message: "Chat is temporarily unavailable, retry shortly", type: "SERVICE_UNAVAILABLE", code: 503 });
+			}
+			socket.data.user = user;
+			await socket.join([userRoom(user.id), ...channels.map(channelRoom)]);
+			await this.trackSocket(socket, user);
+			return user;
+		},
+
+		async trackSocket(socket: Socket, user: SessionUser) {
+			const sockets = this.localSockets.get(user.id) ?? new Set<string>();
+			const firstHere = sockets.size === 0;
+			sockets.add(socket.id);
+			this.localSockets.set(user.id, sockets);
+			if (firstHere) {
+				await this.presence.hold(user.id, this.broker.nodeID, this.settings.presenceTtlMs).catch(() => undefined);
+				await this.announcePresence(user.id);
+			}
+			socket.once("disconnect", async () => {
+				sockets.delete(socket.id);
+				if (sockets.size > 0) return;
+				this.localSockets.delete(user.id);
+				await this.presence.release(user.id, this.broker.nodeID).catch(() => undefined);
+				await this.announcePresence(user.id);
+			});
+		},
+
+		async announcePresence(userId: number) {
+			try {
+				const status = (await this.presence.statusOf([userId]))[userId];
+				this.broker.broadcast(PUSH_EVENT, { rooms: [], event: "presence", data: { userId, status } } satisfies PushPayload, {
+					groups: ["api"],
+				});
+			} catch (err) {
+				this.logger.warn("Presence could not be announced:", (err as Error).message);
+			}
+		},
+	},
+
+	created() {
+		this.localSockets = new Map();
+		this.presence = createPresenceStore(this.settings.redisUrl, `colony:${this.broker.namespace}:`);
+	},
+
+	started() {
+		// Leases outlive a few missed beats, so one slow heartbeat does not flap anyone offline.
+		this.presenceHeartbeat = setInterval(() => {
+			for (const userId of this.localSockets.keys()) {
+				this.presence.hold(userId, this.broker.nodeID, this.settings.presenceTtlMs).catch(() => undefined);
+			}
+		}, Math.max(1_000, Math.floor(this.settings.presenceTtlMs / 3)));
+		this.presenceHeartbeat.unref();
+	},
+
+	async stopped() {
+		clearInterval(this.presenceHeartbeat);
+		await Promise.all([...this.localSockets.keys()].map((userId) => this.presence.release(userId, this.broker.nodeID).catch(() => undefined)));
+		await this.presence.close();
+	},
+};
