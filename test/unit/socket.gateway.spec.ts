@@ -1,0 +1,181 @@
+import type { ServiceBroker, ServiceSchema } from "moleculer";
+import { io, type Socket } from "socket.io-client";
+import { signAccessToken } from "../../lib/tokens";
+import ChatService from "../../services/chat.service";
+import type { ChannelView, MessageView } from "../../types/chat";
+import { apiService, gatewayUrl, RestClient, testBroker, usersService } from "../support/platform";
+
+interface ConnectRefusal {
+	message: string;
+	data?: { type: string; code: number };
+}
+
+function open(url: string, token?: string): Socket {
+	return io(url, { auth: token ? { token } : {}, reconnection: false, transports: ["websocket"] });
+}
+
+function connected(socket: Socket): Promise<Socket> {
+	return new Promise((resolve, reject) => {
+		socket.once("connect", () => resolve(socket));
+		socket.once("connect_error", reject);
+	});
+}
+
+function refusal(socket: Socket): Promise<ConnectRefusal> {
+	return new Promise((resolve, reject) => {
+		socket.once("connect", () => reject(new Error("the socket was let in")));
+		socket.once("connect_error", (err) => resolve(err as unknown as ConnectRefusal));
+	});
+}
+
+function call<T>(socket: Socket, action: string, params: unknown = {}): Promise<T> {
+	return new Promise((resolve, reject) => {
+		socket.timeout(5_000).emit("call", action, params, (timeout: Error | null, err: unknown, result: T) => {
+			if (timeout) reject(timeout);
+			else if (err) reject(err);
+			else resolve(result);
+		});
+	});
+}
+
+function next<T>(socket: Socket, event: string): Promise<T> {
+	return new Promise((resolve) => socket.once(event, resolve));
+}
+
+describe("socket gateway", () => {
+	let broker: ServiceBroker;
+	let url: string;
+	let rest: RestClient;
+	const tokens: Record<string, string> = {};
+	const ids: Record<string, number> = {};
+	const sockets: Socket[] = [];
+
+	function track(socket: Socket): Socket {
+		sockets.push(socket);
+		return socket;
+	}
+
+	beforeAll(async () => {
+		broker = testBroker();
+		broker.createService(usersService());
+		broker.createService({ ...(ChatService as unknown as ServiceSchema), settings: { databaseUri: "sqlite::memory:" } });
+		broker.createService(apiService());
+		await broker.start();
+		url = gatewayUrl(broker);
+		rest = new RestClient(url);
+		for (const name of ["admin", "amy", "bob", "gus"]) {
+			ids[name] = (await rest.register(name)).body.user.id;
+			tokens[name] = (await rest.login(name)).accessToken;
+		}
+	});
+
+	afterAll(async () => {
+		for (const socket of sockets) socket.close();
+		await broker.stop();
+	});
+
+	describe("connecting", () => {
+		it("refuses a socket without a token and says how to connect", async () => {
+			const err = await refusal(track(open(url)));
+			expect(err.data).toEqual({ type: "NO_TOKEN", code: 401 });
+			expect(err.message).toMatch(/auth: \{ token/);
+		});
+
+		it("refuses a bad token and an expired token with the reason", async () => {
+			expect((await refusal(track(open(url, "not-a-token")))).data?.type).toBe("INVALID_TOKEN");
+			const expired = signAccessToken(ids.amy, process.env.JWT_SECRET!, -30).token;
+			const err = await refusal(track(open(url, expired)));
+			expect(err).toMatchObject({ message: "Access token has expired", data: { type: "TOKEN_EXPIRED", code: 401 } });
+		});
+	});
+
+	describe("calling actions", () => {
+		let amy: Socket;
+		let bob: Socket;
+		let general: ChannelView;
+
+		beforeAll(async () => {
+			general = (await rest.post<{ channel: ChannelView }>("/api/v1/channels", { name: "general", type: "public" }, tokens.amy)).body.channel;
+			amy = await connected(track(open(url, tokens.amy)));
+			bob = await connected(track(open(url, tokens.bob)));
+		});
+
+		it("refuses actions outside the whitelist", async () => {
+			await expect(call(amy, "users.list")).rejects.toMatchObject({ name: "ServiceNotFoundError" });
+			await expect(call(amy, "users.resolveToken", { token: tokens.amy })).rejects.toMatchObject({ name: "ServiceNotFoundError" });
+		});
+
+		it("refuses calls once the socket's access token has expired, and drops the socket", async () => {
+			const shortLived = signAccessToken(ids.amy, process.env.JWT_SECRET!, 1).token;
+			const socket = await connected(track(open(url, shortLived)));
+			await new Promise((r) => setTimeout(r, 1_100));
+			await expect(call(socket, "chat.unread")).rejects.toMatchObject({ type: "TOKEN_EXPIRED", code: 401 });
+			await new Promise((r) => setTimeout(r, 100));
+			expect(socket.connected).toBe(false);
+		});
+
+		it("puts a socket into the room of a channel it joins, at once", async () => {
+			const joined = call(bob, "chat.join", { id: general.id });
+			await joined;
+			const arrival = next<MessageView>(bob, "chat.message");
+			await call(amy, "chat.send", { channelId: general.id, text: "welcome bob" });
+			expect((await arrival).text).toBe("welcome bob");
+		});
+
+		it("shows typing to the others in the channel, at most every 2 seconds per channel", async () => {
+			const seen = next<{ userId: number; channelId: number }>(bob, "chat.typing");
+			let amySawOwnTyping = false;
+			amy.once("chat.typing", () => (amySawOwnTyping = true));
+			await call(amy, "chat.typing", { channelId: general.id });
+			expect(await seen).toMatchObject({ userId: ids.amy, channelId: general.id });
+			await expect(call(amy, "chat.typing", { channelId: general.id })).rejects.toMatchObject({ type: "THROTTLED", code: 429 });
+			expect(amySawOwnTyping).toBe(false);
+		});
+
+		it("pushes edits, reactions and deletions to the channel", async () => {
+			const { message } = await call<{ message: MessageView }>(amy, "chat.send", { channelId: general.id, text: "draft" });
+			const updated = next<MessageView>(bob, "chat.message.updated");
+			await call(amy, "chat.edit", { id: message.id, text: "final" });
+			expect((await updated).text).toBe("final");
+			const reacted = next<MessageView>(bob, "chat.message.updated");
+			await call(bob, "chat.react", { id: message.id, emoji: "🎉" });
+			expect((await reacted).reactions).toEqual([{ emoji: "🎉", count: 1, userIds: [ids.bob] }]);
+			const deleted = next<MessageView>(bob, "chat.message.deleted");
+			await call(amy, "chat.delete", { id: message.id });
+			expect(await deleted).toMatchObject({ id: message.id, text: null });
+		});
+	});
+
+	describe("presence", () => {
+		it("shows a user online while a socket is connected, away when they say so, offline after", async () => {
+			const status = async () =>
+				(await rest.get<{ items: { userId: number; status: string }[] }>(`/api/v1/presence?ids=${ids.gus}`, tokens.amy)).body.items[0].status;
+			expect(await status()).toBe("offline");
+			const gus = await connected(open(url, tokens.gus));
+			expect(await status()).toBe("online");
+			await call(gus, "api.setPresence", { status: "away" });
+			expect(await status()).toBe("away");
+			gus.close();
+			for (let i = 0; i < 50 && (await status()) !== "offline"; i++) await new Promise((r) => setTimeout(r, 20));
+			expect(await status()).toBe("offline");
+		});
+
+		it("rejects a presence query that is not a list of ids", async () => {
+			const answer = await rest.get(`/api/v1/presence?ids=1;DROP`, tokens.amy);
+			expect(answer.status).toBe(422);
+		});
+	});
+
+	it("disconnects the sockets of a token that logs out, and only those", async () => {
+		const second = (await rest.login("bob")).accessToken;
+		const loggingOut = await connected(track(open(url, tokens.bob)));
+		const staying = await connected(track(open(url, second)));
+		const ended = next<{ reason: string }>(loggingOut, "session.ended");
+		const logout = await rest.request("POST", "/api/v1/auth/logout", { token: tokens.bob });
+		expect(logout.status).toBe(204);
+		expect(await ended).toEqual({ reason: "Signed out" });
+		await new Promise((r) => setTimeout(r, 100));
+		expect(loggingOut.connected).toBe(false);
+		expect(staying.connected).toBe(true);
+	});
+});
