@@ -1,10 +1,9 @@
-import type { ServiceBroker, ServiceSchema } from "moleculer";
+import type { ServiceBroker } from "moleculer";
 import { io, type Socket } from "socket.io-client";
-import ChatService from "../../services/chat.service";
 import type { MessageView } from "../../types/chat";
 import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
-import { apiService, gatewayUrl, RestClient, usersService } from "../support/platform";
+import { apiService, chatService, gatewayUrl, RestClient, usersService } from "../support/platform";
 import { servers } from "../support/servers";
 
 function connect(url: string, token: string): Promise<Socket> {
@@ -45,10 +44,9 @@ describeIntegration("chat across two gateways and a chat node (NATS, MariaDB, Re
 
 	beforeAll(async () => {
 		await Promise.all([usersDb.create(), chatDb.create()]);
-		const chat = { ...(ChatService as unknown as ServiceSchema), settings: { databaseUri: chatDb.uri } };
 		nodes = [
 			clusterBroker(namespace, "users-1", [usersService({ databaseUri: usersDb.uri, redisUrl: servers.redis })]),
-			clusterBroker(namespace, "chat-1", [chat]),
+			clusterBroker(namespace, "chat-1", [chatService({ databaseUri: chatDb.uri })]),
 			clusterBroker(namespace, "gateway-a", [apiService({ redisUrl: servers.redis })]),
 			clusterBroker(namespace, "gateway-b", [apiService({ redisUrl: servers.redis })]),
 		];

@@ -2,7 +2,9 @@ import { ServiceBroker, type BrokerOptions, type ServiceSchema } from "moleculer
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import ApiService, { type ApiSettings } from "../../services/api.service";
+import ChatService, { type ChatSettings } from "../../services/chat.service";
 import UsersService, { type UsersSettings } from "../../services/users.service";
+import type { TokenPair } from "../../types/users";
 
 /** Cheap argon2 cost for tests: the same code path, a fraction of the time. */
 export const TEST_PASSWORD_COST = { memoryCost: 1_024, timeCost: 1 };
@@ -20,6 +22,13 @@ export function usersService(settings: Partial<UsersSettings> = {}): ServiceSche
 	};
 }
 
+export function chatService(settings: Partial<ChatSettings> = {}): ServiceSchema {
+	return {
+		...(ChatService as unknown as ServiceSchema),
+		settings: { ...ChatService.settings, databaseUri: "sqlite::memory:", ...settings },
+	};
+}
+
 export function apiService(settings: Partial<ApiSettings> = {}): ServiceSchema {
 	return {
 		...(ApiService as unknown as ServiceSchema),
@@ -31,11 +40,49 @@ export function testBroker(options: BrokerOptions = {}): ServiceBroker {
 	return new ServiceBroker({ logger: false, cacher: "Memory", ...options });
 }
 
+export interface PlatformOptions {
+	users?: Partial<UsersSettings>;
+	api?: Partial<ApiSettings>;
+	broker?: BrokerOptions;
+}
+
+export interface Platform {
+	broker: ServiceBroker;
+	client: RestClient;
+}
+
+/** A started broker running the users service and the gateway, and a client pointed at the gateway. */
+export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
+	const broker = testBroker(options.broker);
+	broker.createService(usersService(options.users));
+	broker.createService(apiService(options.api));
+	await broker.start();
+	return { broker, client: new RestClient(gatewayUrl(broker)) };
+}
+
 /** The base URL of a started api service (it listens on a free port). */
 export function gatewayUrl(broker: ServiceBroker): string {
 	const api = broker.getLocalService("api") as unknown as { server: Server };
 	const { port } = api.server.address() as AddressInfo;
 	return `http://127.0.0.1:${port}`;
+}
+
+/** moleculer-web's error answer. */
+export interface ErrorBody {
+	name: string;
+	message: string;
+	code: number;
+	type: string;
+	data?: unknown;
+}
+
+/** A signed-in account, as a client holds it after register and login. */
+export interface SignedInUser {
+	id: number;
+	username: string;
+	roles: string[];
+	accessToken: string;
+	refreshToken: string;
 }
 
 export interface HttpAnswer<T = Record<string, unknown>> {
@@ -84,11 +131,17 @@ export class RestClient {
 	}
 
 	async login(username: string, password = "correct horse battery") {
-		const answer = await this.post<{ accessToken: string; refreshToken: string; expiresIn: number }>(
-			"/api/v1/auth/login",
-			{ username, password },
-		);
+		const answer = await this.post<TokenPair>("/api/v1/auth/login", { username, password });
 		if (answer.status !== 200) throw new Error(`login of ${username} failed: ${JSON.stringify(answer.body)}`);
 		return answer.body;
+	}
+
+	/** Registers an account and signs it in, failing the test if either step is refused. */
+	async signUp(username: string, password = "correct horse battery"): Promise<SignedInUser> {
+		const registered = await this.register(username, password);
+		if (registered.status !== 201) throw new Error(`register of ${username} failed: ${JSON.stringify(registered.body)}`);
+		const { accessToken, refreshToken } = await this.login(username, password);
+		const { id, roles } = registered.body.user;
+		return { id, username, roles, accessToken, refreshToken };
 	}
 }

@@ -1,9 +1,8 @@
-import type { ServiceBroker, ServiceSchema } from "moleculer";
+import type { ServiceBroker } from "moleculer";
 import type { Sequelize } from "sequelize";
-import ChatService from "../../services/chat.service";
 import type { ChannelView, MessageView, UnreadView } from "../../types/chat";
 import type { SessionUser } from "../../types/users";
-import { testBroker, usersService } from "../support/platform";
+import { chatService, testBroker, usersService } from "../support/platform";
 
 interface Problem {
 	code: number;
@@ -47,7 +46,7 @@ describe("chat service", () => {
 	beforeAll(async () => {
 		broker = testBroker();
 		broker.createService(usersService());
-		broker.createService({ ...(ChatService as unknown as ServiceSchema), settings: { databaseUri: "sqlite::memory:" } });
+		broker.createService(chatService());
 		await broker.start();
 		for (const name of ["admin", "amy", "bob", "cat"]) people[name] = await signIn(name);
 	});

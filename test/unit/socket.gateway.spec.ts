@@ -1,9 +1,8 @@
-import type { ServiceBroker, ServiceSchema } from "moleculer";
+import type { ServiceBroker } from "moleculer";
 import { io, type Socket } from "socket.io-client";
 import { signAccessToken } from "../../lib/tokens";
-import ChatService from "../../services/chat.service";
 import type { ChannelView, MessageView } from "../../types/chat";
-import { apiService, gatewayUrl, RestClient, testBroker, usersService } from "../support/platform";
+import { apiService, chatService, gatewayUrl, RestClient, testBroker, usersService } from "../support/platform";
 
 interface ConnectRefusal {
 	message: string;
@@ -58,7 +57,7 @@ describe("socket gateway", () => {
 	beforeAll(async () => {
 		broker = testBroker();
 		broker.createService(usersService());
-		broker.createService({ ...(ChatService as unknown as ServiceSchema), settings: { databaseUri: "sqlite::memory:" } });
+		broker.createService(chatService());
 		broker.createService(apiService());
 		await broker.start();
 		url = gatewayUrl(broker);

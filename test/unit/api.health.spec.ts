@@ -1,0 +1,85 @@
+import type { BrokerOptions, ServiceBroker } from "moleculer";
+import { ScrapedPrometheusReporter } from "../../lib/metrics";
+import { apiService, gatewayUrl, RestClient, startPlatform, testBroker, type Platform } from "../support/platform";
+
+interface Readiness {
+	status: string;
+	ready: boolean;
+	checks: Record<string, boolean>;
+}
+
+/** Metrics as moleculer.config.ts turns them on, reported through the gateway's own /metrics. */
+const PROMETHEUS_METRICS = {
+	enabled: true,
+	reporter: [new ScrapedPrometheusReporter({})],
+} as unknown as BrokerOptions["metrics"];
+
+describe("health and metrics of the api node", () => {
+	let platform: Platform;
+
+	beforeAll(async () => {
+		platform = await startPlatform({ broker: { nodeID: "api-node-1", metrics: PROMETHEUS_METRICS } });
+	});
+	afterAll(() => platform.broker.stop());
+
+	it("answers /health/live with 200 and the node id", async () => {
+		const answer = await platform.client.get("/health/live");
+
+		expect(answer.status).toBe(200);
+		expect(answer.body).toEqual({ status: "ok", nodeID: "api-node-1" });
+	});
+
+	it("answers /health/ready with 200 and each check that passed", async () => {
+		const answer = await platform.client.get<Readiness>("/health/ready");
+
+		expect(answer.status).toBe(200);
+		expect(answer.body).toMatchObject({ status: "ready", ready: true });
+		expect(answer.body.checks).toEqual({ broker: true, cacher: true, "database:users": true, "users-service": true });
+	});
+
+	it("serves Prometheus text on /metrics, counting the requests it handled", async () => {
+		await platform.client.register("counted");
+
+		const answer = await fetch(`${platform.client.baseUrl}/metrics`);
+		const text = await answer.text();
+
+		expect(answer.status).toBe(200);
+		expect(answer.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+		expect(text).toContain("# TYPE moleculer_request_total counter");
+		expect(text).toMatch(/^moleculer_request_total\{[^}]*action="users\.register"[^}]*\} [1-9]\d*$/m);
+	});
+
+	it("answers health checks without a token", async () => {
+		for (const path of ["/health/live", "/health/ready", "/metrics"]) {
+			expect((await fetch(`${platform.client.baseUrl}${path}`)).status).toBe(200);
+		}
+	});
+});
+
+describe("readiness of an api node without a users service", () => {
+	let broker: ServiceBroker;
+	let client: RestClient;
+
+	beforeAll(async () => {
+		broker = testBroker();
+		broker.createService(apiService());
+		await broker.start();
+		client = new RestClient(gatewayUrl(broker));
+	});
+	afterAll(() => broker.stop());
+
+	it("answers /health/ready with 503 naming the missing users service, while /health/live stays 200", async () => {
+		const ready = await client.get<Readiness>("/health/ready");
+
+		expect(ready.status).toBe(503);
+		expect(ready.body).toMatchObject({ status: "not ready", ready: false, checks: { "users-service": false } });
+		expect((await client.get("/health/live")).status).toBe(200);
+	});
+
+	it("answers API calls with 503 SERVICE_UNAVAILABLE", async () => {
+		const answer = await client.post("/api/v1/auth/login", { username: "someone", password: "correct horse battery" });
+
+		expect(answer.status).toBe(503);
+		expect(answer.body).toMatchObject({ code: 503, type: "SERVICE_UNAVAILABLE" });
+	});
+});
