@@ -48,5 +48,6 @@ export function createSequelize(uri: string): Sequelize {
 
 /** The URI with its password masked, for logs. */
 export function redactUri(uri: string): string {
-	return uri.replace(/(\/\/[^:/@]+:)[^@]*@/, "$1***@");
+	// The last "@" before the host ends the credentials, even when an unencoded "@" sits in the password.
+	return uri.replace(/(\/\/[^:/@]+:).*@(?=[^@]*$)/, "$1***@");
 }

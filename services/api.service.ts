@@ -185,10 +185,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 				if (rule?.access === "public") return null;
 				throw new UnauthorizedError("Sign in first: send 'Authorization: Bearer <access token>'", "NO_TOKEN");
 			}
-			const [scheme, token] = header.split(" ");
+			const [scheme, token] = header.trim().split(/\s+/);
 			let user: SessionUser;
 			try {
-				if (scheme !== "Bearer" || !token) {
+				// Authentication schemes are case-insensitive (RFC 9110 §11.1).
+				if (scheme.toLowerCase() !== "bearer" || !token) {
 					throw new UnauthorizedError("Authorization header must be 'Bearer <access token>'", "INVALID_TOKEN");
 				}
 				user = await ctx.call<SessionUser, { token: string }>("users.resolveToken", { token });

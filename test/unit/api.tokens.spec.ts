@@ -55,6 +55,12 @@ describe("access tokens at the gateway", () => {
 		expect(answer.body.username).toBe("member");
 	});
 
+	it("accepts the scheme in any case, as HTTP allows", async () => {
+		const answer = await me(`bearer  ${accessToken(member.id)}`);
+
+		expect(answer.status).toBe(200);
+	});
+
 	describe("refuses with 401 INVALID_TOKEN and a reason", () => {
 		it.each<[string, () => string]>([
 			[

@@ -72,6 +72,10 @@ describe("redactUri", () => {
 		expect(redactUri("mysql://colony:s3cret@db.internal:3306/users")).toBe("mysql://colony:***@db.internal:3306/users");
 	});
 
+	it("masks a password that holds an unencoded @", () => {
+		expect(redactUri("mysql://colony:p@ss@db.internal/users")).toBe("mysql://colony:***@db.internal/users");
+	});
+
 	it("leaves URIs without a password as they are", () => {
 		expect(redactUri("mysql://root@db.internal/users")).toBe("mysql://root@db.internal/users");
 		expect(redactUri("sqlite:./data/users.sqlite")).toBe("sqlite:./data/users.sqlite");
