@@ -334,7 +334,13 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 					const earlier = await plainOne(
 						this.messages.findOne({ where: { userId: caller.id, clientMsgId: ctx.params.clientMsgId } }),
 					);
-					if (earlier) return { message: await this.messageView(earlier) };
+					if (earlier) {
+						// A retry after a lost answer. The first attempt may have died between its write and its push,
+						// so push again: clients drop a message id they already have.
+						const message = await this.messageView(earlier);
+						await pushToSockets(ctx, { rooms: [channelRoom(earlier.channelId)], event: "chat.message", data: message });
+						return { message };
+					}
 				}
 				const { channel } = await this.requireMember(ctx.params.channelId, caller);
 				if (ctx.params.parentId) {

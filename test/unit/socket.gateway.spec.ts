@@ -121,6 +121,18 @@ describe("socket gateway", () => {
 			expect((await arrival).text).toBe("welcome bob");
 		});
 
+		it("pushes a retried send again with the same id, for receivers that missed the first push", async () => {
+			const seen: MessageView[] = [];
+			const listener = (message: MessageView) => seen.push(message);
+			bob.on("chat.message", listener);
+			const first = await call<{ message: MessageView }>(amy, "chat.send", { channelId: general.id, text: "retry me", clientMsgId: "amy-r1" });
+			const retry = await call<{ message: MessageView }>(amy, "chat.send", { channelId: general.id, text: "retry me", clientMsgId: "amy-r1" });
+			for (let i = 0; i < 50 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+			bob.off("chat.message", listener);
+			expect(retry.message.id).toBe(first.message.id);
+			expect(seen.map((m) => m.id)).toEqual([first.message.id, first.message.id]);
+		});
+
 		it("shows typing to the others in the channel, at most every 2 seconds per channel", async () => {
 			const seen = next<{ userId: number; channelId: number }>(bob, "chat.typing");
 			let amySawOwnTyping = false;

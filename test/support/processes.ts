@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+
+const SERVER = resolve(__dirname, "../../dist/server.js");
+
+/** A Colony node in a process of its own, started from the build as production would run it. */
+export class NodeProcess {
+	private child?: ChildProcess;
+	private log = "";
+
+	constructor(
+		readonly name: string,
+		private readonly env: Record<string, string>,
+	) {}
+
+	get output(): string {
+		return this.log;
+	}
+
+	/** Starts the node and resolves once its broker has started (and, for a gateway, with its port). */
+	async start(timeoutMs = 20_000): Promise<{ port?: number }> {
+		if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run 'npm run build' (npm test does) first`);
+		this.log = "";
+		const child = spawn(process.execPath, [SERVER], {
+			env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "info", ...this.env },
+			stdio: ["ignore", "pipe", "pipe"],
+		});
+		this.child = child;
+		child.stdout?.on("data", (chunk: Buffer) => (this.log += chunk.toString()));
+		child.stderr?.on("data", (chunk: Buffer) => (this.log += chunk.toString()));
+		const deadline = Date.now() + timeoutMs;
+		while (!this.log.includes("started successfully")) {
+			if (child.exitCode !== null) throw new Error(`${this.name} exited during start:\n${this.log}`);
+			if (Date.now() > deadline) throw new Error(`${this.name} did not start in ${timeoutMs} ms:\n${this.log}`);
+			await new Promise((r) => setTimeout(r, 50));
+		}
+		const port = /API Gateway listening on http:\/\/[^:]+:(\d+)/.exec(this.log)?.[1];
+		return { port: port ? Number(port) : undefined };
+	}
+
+	/** Ends the process at once, as a crash or an OOM kill would: nothing is released or flushed. */
+	async kill(): Promise<void> {
+		await this.signal("SIGKILL");
+	}
+
+	async stop(): Promise<void> {
+		await this.signal("SIGTERM");
+	}
+
+	private async signal(signal: NodeJS.Signals): Promise<void> {
+		const child = this.child;
+		if (!child || child.exitCode !== null || child.signalCode !== null) return;
+		const exited = new Promise((r) => child.once("exit", r));
+		child.kill(signal);
+		await exited;
+	}
+}
