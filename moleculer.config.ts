@@ -64,6 +64,9 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 			check: (err: Error) => Boolean((err as Errors.MoleculerRetryableError).retryable),
 		},
 		maxCallLevel: 100,
+		// Announce this node's services the moment they start: Moleculer's default waits a second, during which
+		// other nodes do not know a new gateway and their pushes to its sockets are lost.
+		transit: { serviceChangedDebounceTime: 0 },
 		heartbeatInterval: 5,
 		heartbeatTimeout: 15,
 		contextParamsCloning: false,

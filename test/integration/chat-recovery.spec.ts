@@ -1,5 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import { io, type Socket } from "socket.io-client";
+import { WebSocketBridge, type MessageView } from "../../client";
 import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { apiService, gatewayUrl, RestClient, usersService } from "../support/platform";
@@ -38,6 +39,7 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 		PRESENCE_TTL_MS: String(PRESENCE_TTL_MS),
 	});
 	const sockets: Socket[] = [];
+	const bridges: WebSocketBridge[] = [];
 	let nodes: ServiceBroker[] = [];
 	let gatewayA: RestClient;
 	let gatewayBUrl: string;
@@ -57,11 +59,49 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 
 	afterAll(async () => {
 		for (const socket of sockets) socket.close();
+		for (const bridge of bridges) bridge.disconnect();
 		await Promise.all([chatNode.stop(), gatewayB.stop()]);
 		await Promise.all(nodes.map((node) => node.stop()));
 		await Promise.all([usersDb.drop(), chatDb.drop()]);
 		await clearRedisNamespace(namespace);
 	});
+
+	it("delivers every message exactly once when the chat node is killed and restarted while a client keeps sending", async () => {
+		for (const name of ["sam", "rae"]) await gatewayA.register(name);
+		const sam = await gatewayA.login("sam");
+		const rae = await gatewayA.login("rae");
+		const { body } = await gatewayA.post<{ channel: { id: number } }>("/api/v1/channels", { name: "ops", type: "public" }, sam.accessToken);
+		const channelId = body.channel.id;
+		await gatewayA.post(`/api/v1/channels/${channelId}/join`, {}, rae.accessToken);
+
+		const quickRetry = { ackTimeoutMs: 2_000, reconnectionDelay: 200, reconnectionDelayMax: 1_000, transports: ["websocket"] as string[] };
+		const sender = new WebSocketBridge(quickRetry);
+		const receiver = new WebSocketBridge(quickRetry);
+		bridges.push(sender, receiver);
+		const received: MessageView[] = [];
+		receiver.onMessage((message) => received.push(message));
+		expect(await sender.connect(gatewayA.baseUrl, sam.accessToken)).toBe(true);
+		expect(await receiver.connect(gatewayBUrl, rae.accessToken)).toBe(true);
+
+		const texts = Array.from({ length: 30 }, (_, i) => `reading ${i + 1}`);
+		const sends: Promise<unknown>[] = [];
+		for (const [i, text] of texts.entries()) {
+			if (i === 10) await chatNode.kill();
+			if (i === 20) await chatNode.start();
+			sends.push(sender.sendMessage({ channelId, text }).catch((err: unknown) => err));
+			await new Promise((r) => setTimeout(r, 50));
+		}
+		await Promise.all(sends);
+
+		const deadline = Date.now() + 20_000;
+		while (received.length < texts.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+		await new Promise((r) => setTimeout(r, 500));
+		expect(received.map((message) => message.text)).toEqual(texts);
+		expect(new Set(received.map((message) => message.id)).size).toBe(texts.length);
+
+		const history = await gatewayA.get<{ items: MessageView[] }>(`/api/v1/channels/${channelId}/messages?limit=100`, rae.accessToken);
+		expect(history.body.items.map((message) => message.text).reverse()).toEqual(texts);
+	}, 60_000);
 
 	it("shows the users of a gateway that crashed as offline once its presence lease runs out", async () => {
 		const { body } = await gatewayA.register("pia");
