@@ -66,7 +66,8 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 		maxCallLevel: 100,
 		// Announce this node's services the moment they start: Moleculer's default waits a second, during which
 		// other nodes do not know a new gateway and their pushes to its sockets are lost.
-		transit: { serviceChangedDebounceTime: 0 },
+		// (The option exists in Moleculer 0.15's broker but not in its typings.)
+		transit: { serviceChangedDebounceTime: 0 } as BrokerOptions["transit"],
 		heartbeatInterval: 5,
 		heartbeatTimeout: 15,
 		contextParamsCloning: false,

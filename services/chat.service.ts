@@ -91,7 +91,8 @@ interface ChatMethods {
 	messageView(row: MessageRow): Promise<MessageView>;
 	seal(channelId: number, text: string): { body: string; keyId: string };
 	open(row: MessageRow): string;
-	createMessage(ctx: ChatContext, channel: ChannelRow, caller: SessionUser, params: SendParams): Promise<MessageRow>;
+	createMessage(ctx: ChatContext, channel: ChannelRow, caller: SessionUser, params: SendParams): Promise<MessageView>;
+	toView(row: MessageRow, mentions: number[], reactions: ReactionView[]): MessageView;
 	publish(ctx: ChatContext, event: MessageEventName, channel: ChannelRow, message: MessageView): Promise<void>;
 	admit(ctx: ChatContext, channel: ChannelRow, userId: number, addedBy: number, role?: MemberRole): Promise<void>;
 }
@@ -349,8 +350,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 						throw new NotFoundError("The thread is not in this channel", "MESSAGE_NOT_FOUND");
 					}
 				}
-				const row = await this.createMessage(ctx, channel, caller, ctx.params);
-				const message = await this.messageView(row);
+				const message = await this.createMessage(ctx, channel, caller, ctx.params);
 				await this.publish(ctx, "chat.message.created", channel, message);
 				ctx.meta.$statusCode = 201;
 				return { message };
@@ -554,20 +554,25 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 					if (r.messageId === row.id) byEmoji.set(r.emoji, [...(byEmoji.get(r.emoji) ?? []), r.userId]);
 				}
 				const reactionViews: ReactionView[] = [...byEmoji].map(([emoji, userIds]) => ({ emoji, count: userIds.length, userIds }));
-				return {
-					id: row.id,
-					channelId: row.channelId,
-					userId: row.userId,
-					parentId: row.parentId,
-					text: row.deletedAt ? null : this.open(row),
-					mentions: mentions.filter((m) => m.messageId === row.id).map((m) => m.userId),
-					reactions: reactionViews,
-					clientMsgId: row.clientMsgId,
-					editedAt: iso(row.editedAt),
-					deletedAt: iso(row.deletedAt),
-					createdAt: new Date(row.createdAt).toISOString(),
-				};
+				const mentioned = mentions.filter((m) => m.messageId === row.id).map((m) => m.userId);
+				return this.toView(row, mentioned, reactionViews);
 			});
+		},
+
+		toView(row: MessageRow, mentions: number[], reactions: ReactionView[]): MessageView {
+			return {
+				id: row.id,
+				channelId: row.channelId,
+				userId: row.userId,
+				parentId: row.parentId,
+				text: row.deletedAt ? null : this.open(row),
+				mentions,
+				reactions,
+				clientMsgId: row.clientMsgId,
+				editedAt: iso(row.editedAt),
+				deletedAt: iso(row.deletedAt),
+				createdAt: new Date(row.createdAt).toISOString(),
+			};
 		},
 
 		async messageView(row: MessageRow): Promise<MessageView> {
@@ -611,7 +616,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 				if (!(err instanceof UniqueConstraintError) || !params.clientMsgId) throw err;
 				const earlier = await plainOne(this.messages.findOne({ where: { userId: caller.id, clientMsgId: params.clientMsgId } }));
 				if (!earlier) throw err;
-				return earlier;
+				return this.messageView(earlier);
 			}
 			const mentioned = await resolveMentions(ctx, params.text);
 			if (mentioned.length > 0) {
@@ -622,7 +627,8 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 				{ lastReadMessageId: row.id },
 				{ where: { channelId: channel.id, userId: caller.id, lastReadMessageId: { [Op.lt]: row.id } } },
 			);
-			return row;
+			// A new message has no reactions yet, and its mentions are known: no need to read them back.
+			return this.toView(row, mentioned, []);
 		},
 	},
 
