@@ -72,6 +72,8 @@ type Table<Row extends object> = ModelStatic<Model<Row, Partial<Row>>>;
 
 interface ChatState {
 	channels: Table<ChannelRow>;
+	/** Channel rows never change once created (no action renames or removes one), so every send need not read them. */
+	knownChannels: Map<number, ChannelRow>;
 	members: Table<MemberRow>;
 	messages: Table<MessageRow>;
 	mentions: Table<MentionRow>;
@@ -116,6 +118,7 @@ interface SendParams {
 }
 
 export const MAX_MESSAGE_LENGTH = 4_000;
+const KNOWN_CHANNELS_LIMIT = 10_000;
 const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 const id = { type: "number", integer: true, positive: true, convert: true } as const;
 
@@ -128,7 +131,7 @@ const CHANNEL_ATTRIBUTES = {
 	createdBy: { type: DataTypes.INTEGER, allowNull: false },
 };
 
-function defineTables(db: Sequelize): Omit<ChatState, "cipher" | "channels"> {
+function defineTables(db: Sequelize): Omit<ChatState, "cipher" | "channels" | "knownChannels"> {
 	return {
 		members: db.define(
 			"channelMember",
@@ -489,8 +492,12 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 
 	methods: {
 		async requireChannel(channelId: number) {
+			const known = this.knownChannels.get(channelId);
+			if (known) return known;
 			const channel = await plainOne(this.channels.findByPk(channelId));
 			if (!channel) throw new NotFoundError(`Channel ${channelId} not found`, "CHANNEL_NOT_FOUND", { id: channelId });
+			if (this.knownChannels.size >= KNOWN_CHANNELS_LIMIT) this.knownChannels.clear();
+			this.knownChannels.set(channelId, channel);
 			return channel;
 		},
 
@@ -633,6 +640,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 	},
 
 	created() {
+		this.knownChannels = new Map();
 		const secrets = loadSecrets();
 		this.cipher = new FieldCipher(secrets.dataKey, secrets.previousDataKeys, secrets.indexKey);
 	},
