@@ -1,0 +1,220 @@
+import Redis from "ioredis";
+import mysql from "mysql2/promise";
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { forEachLimited } from "./load";
+import { freePort, NodeProcess, sleep, waitUntil } from "./processes";
+
+/** The loopback servers the Colony nodes use; each can be pointed elsewhere on loopback from the environment. */
+export const SERVERS = {
+	mariadb: process.env.BENCH_MARIADB_URL ?? "mysql://root@127.0.0.1:3306",
+	redis: process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379",
+	nats: process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222",
+};
+
+// Fixed secrets: the bench's databases are created and dropped by the run, nothing outlives it.
+const JWT_SECRET = "colony-bench-jwt-secret-not-for-production-use";
+const DATA_KEY = Buffer.alloc(32, 7).toString("base64");
+const PASSWORD = "bench passphrase 1234";
+
+/** Where `npm run build` puts the server; bench/chat.ts runs from dist/bench/. */
+const SERVER_SCRIPT = resolve(__dirname, "../../server.js");
+
+export interface ColonyCluster {
+	namespace: string;
+	gatewayUrl: string;
+	chatNode: NodeProcess;
+	gateway: NodeProcess;
+}
+
+export interface BenchUser {
+	id: number;
+	username: string;
+	token: string;
+}
+
+/** Things to undo at the end of the run, newest first, each given its chance even when another fails. */
+export class Cleanup {
+	private readonly steps: { what: string; undo: () => Promise<void> | void }[] = [];
+
+	add(what: string, undo: () => Promise<void> | void): void {
+		this.steps.push({ what, undo });
+	}
+
+	async run(): Promise<void> {
+		for (const step of this.steps.splice(0).reverse()) {
+			try {
+				await step.undo();
+			} catch (err) {
+				console.error(`cleanup: ${step.what} failed: ${(err as Error).message}`);
+			}
+		}
+	}
+}
+
+async function onMariaDb(work: (conn: mysql.Connection) => Promise<unknown>): Promise<void> {
+	const conn = await mysql.createConnection({ uri: SERVERS.mariadb, connectTimeout: 5_000 });
+	try {
+		await work(conn);
+	} finally {
+		await conn.end();
+	}
+}
+
+async function clearRedisNamespace(namespace: string): Promise<void> {
+	const redis = new Redis(SERVERS.redis, { lazyConnect: true, connectTimeout: 5_000, maxRetriesPerRequest: 1 });
+	try {
+		await redis.connect();
+		for (const pattern of [`MOL-${namespace}*`, `colony:${namespace}:*`]) {
+			let cursor = "0";
+			// SCAN ends when the cursor comes back to 0; the cap only guards against a server that never says so.
+			for (let round = 0; round < 10_000; round++) {
+				const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
+				if (keys.length > 0) await redis.del(...keys);
+				cursor = next;
+				if (cursor === "0") break;
+			}
+		}
+	} finally {
+		redis.disconnect();
+	}
+}
+
+async function answersOk(url: string): Promise<boolean> {
+	const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+	await res.arrayBuffer();
+	return res.ok;
+}
+
+/**
+ * The full path as separate processes: a `users,chat` node on MariaDB databases made for this run, and an
+ * `api` gateway, joined by NATS and sharing Redis under a namespace of their own.
+ */
+export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) => void): Promise<ColonyCluster> {
+	const tag = randomBytes(4).toString("hex");
+	const namespace = `bench-${tag}`;
+	const databases = { users: `colony_bench_${tag}_users`, chat: `colony_bench_${tag}_chat` };
+
+	cleanup.add("drop the bench databases", () =>
+		onMariaDb(async (conn) => {
+			for (const name of Object.values(databases)) await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+		}),
+	);
+	await onMariaDb(async (conn) => {
+		for (const name of Object.values(databases)) await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+	});
+	cleanup.add("clear the bench's Redis keys", () => clearRedisNamespace(namespace));
+
+	const [gatewayPort, healthPort] = [await freePort(), await freePort()];
+	const common: NodeJS.ProcessEnv = {
+		...process.env,
+		NODE_ENV: "development",
+		NAMESPACE: namespace,
+		TRANSPORTER: SERVERS.nats,
+		REDIS_URL: SERVERS.redis,
+		CACHER: "",
+		JWT_SECRET,
+		DATA_KEY,
+		LOG_LEVEL: "warn",
+		LOG_DIR: "",
+		RATE_LIMIT_PER_MIN: "100000000",
+	};
+	const chatNode = new NodeProcess("users,chat node", SERVER_SCRIPT, {
+		...common,
+		SERVICES: "users,chat",
+		NODE_ID: `${namespace}-chat`,
+		USERS_DB_URI: `${SERVERS.mariadb}/${databases.users}`,
+		CHAT_DB_URI: `${SERVERS.mariadb}/${databases.chat}`,
+		HEALTH_PORT: String(healthPort),
+	});
+	track(chatNode);
+	cleanup.add("stop the users,chat node", () => chatNode.stop());
+	const gateway = new NodeProcess("api gateway", SERVER_SCRIPT, {
+		...common,
+		SERVICES: "api",
+		NODE_ID: `${namespace}-gateway`,
+		HOST: "127.0.0.1",
+		PORT: String(gatewayPort),
+	});
+	track(gateway);
+	cleanup.add("stop the api gateway", () => gateway.stop());
+
+	const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+	// Readiness of the gateway includes reaching users.resolveToken over NATS; chat lives on the same node.
+	await waitUntil(() => answersOk(`http://127.0.0.1:${healthPort}/health/ready`), "the users,chat node is ready", 60_000);
+	await waitUntil(() => answersOk(`${gatewayUrl}/health/ready`), "the gateway is ready", 60_000);
+	return { namespace, gatewayUrl, chatNode, gateway };
+}
+
+interface Answer<T> {
+	status: number;
+	body: T;
+}
+
+async function post<T>(baseUrl: string, path: string, body: unknown, token?: string): Promise<Answer<T>> {
+	const headers: Record<string, string> = { "content-type": "application/json" };
+	if (token) headers.authorization = `Bearer ${token}`;
+	const res = await fetch(baseUrl + path, { method: "POST", headers, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+	const text = await res.text();
+	return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+}
+
+async function expectStatus<T>(what: string, expected: number, answer: Promise<Answer<T>>): Promise<T> {
+	const { status, body } = await answer;
+	if (status !== expected) throw new Error(`${what}: HTTP ${status} ${JSON.stringify(body)}`);
+	return body;
+}
+
+/** Registers and signs in `count` users through the REST API, as clients would; argon2 makes this the slow part. */
+export async function signUpUsers(gatewayUrl: string, count: number): Promise<BenchUser[]> {
+	const users: BenchUser[] = new Array<BenchUser>(count);
+	const usernames = Array.from({ length: count }, (_, i) => `bench${String(i).padStart(4, "0")}`);
+	// The first account becomes the admin; registering it alone keeps that deterministic.
+	const signUp = async (username: string, i: number) => {
+		const registered = await expectStatus(
+			`register ${username}`,
+			201,
+			post<{ user: { id: number } }>(gatewayUrl, "/api/v1/auth/register", { username, email: `${username}@bench.example.com`, password: PASSWORD }),
+		);
+		const login = await expectStatus(
+			`login ${username}`,
+			200,
+			post<{ accessToken: string }>(gatewayUrl, "/api/v1/auth/login", { username, password: PASSWORD }),
+		);
+		users[i] = { id: registered.user.id, username, token: login.accessToken };
+	};
+	await signUp(usernames[0], 0);
+	await forEachLimited(usernames.slice(1), 4, (username, i) => signUp(username, i + 1));
+	return users;
+}
+
+/**
+ * Creates `channelCount` public channels named `<prefix>-<i>` and puts user u in channel u mod channelCount.
+ * User i creates channel i, so no user ends up in a channel of another group.
+ */
+export async function createChannels(gatewayUrl: string, users: BenchUser[], prefix: string, channelCount: number): Promise<number[]> {
+	const ids: number[] = [];
+	for (let i = 0; i < channelCount; i++) {
+		const created = await withServiceRetry(() =>
+			post<{ channel: { id: number } }>(gatewayUrl, "/api/v1/channels", { name: `${prefix}-${i}`, type: "public" }, users[i].token),
+		);
+		if (created.status !== 201) throw new Error(`create channel ${prefix}-${i}: HTTP ${created.status} ${JSON.stringify(created.body)}`);
+		ids.push(created.body.channel.id);
+	}
+	await forEachLimited(users.slice(channelCount), 8, (user, i) =>
+		expectStatus(`${user.username} joins ${prefix}`, 200, post(gatewayUrl, `/api/v1/channels/${ids[(i + channelCount) % channelCount]}/join`, {}, user.token)).then(
+			() => undefined,
+		),
+	);
+	return ids;
+}
+
+/** The gateway may learn about the chat service a moment after users: a 503 then is retried briefly. */
+async function withServiceRetry<T>(attempt: () => Promise<Answer<T>>): Promise<Answer<T>> {
+	for (let round = 0; round < 50; round++) {
+		const answer = await attempt();
+		if (answer.status !== 503) return answer;
+		await sleep(200);
+	}
+	return attempt();
+}
