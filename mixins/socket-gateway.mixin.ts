@@ -19,6 +19,7 @@ import type { RequestMeta, SessionUser } from "../types/users";
 /** The actions a socket may `call`, and who may call them (the same rules as their REST routes). */
 export const SOCKET_ACTIONS: Record<string, "user" | Permission> = {
 	"chat.listChannels": "chat:read",
+	"chat.getChannel": "chat:read",
 	"chat.history": "chat:read",
 	"chat.unread": "chat:read",
 	"chat.markRead": "chat:read",

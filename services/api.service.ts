@@ -31,6 +31,7 @@ const ROUTES: Record<string, RouteRule> = {
 	"GET channels": { action: "chat.listChannels", access: "chat:read" },
 	"POST channels": { action: "chat.createChannel", access: "chat:channel:create" },
 	"GET channels/unread": { action: "chat.unread", access: "chat:read" },
+	"GET channels/:id": { action: "chat.getChannel", access: "chat:read" },
 	"POST channels/:id/join": { action: "chat.join", access: "chat:read" },
 	"POST channels/:id/members": { action: "chat.addMember", access: "chat:write" },
 	"GET channels/:channelId/messages": { action: "chat.history", access: "chat:read" },

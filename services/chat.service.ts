@@ -224,7 +224,17 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 				const view = await this.channelView(channel);
 				ctx.emit("chat.channel.created", { channel: view, createdBy: caller.id });
 				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = `/api/v1/channels/${view.id}`;
 				return { channel: view };
+			},
+		},
+
+		getChannel: {
+			params: { $$strict: true, id },
+			async handler(ctx: ChatContext<{ id: number }>) {
+				const caller = requireCaller(ctx);
+				const channel = await this.requireReadable(ctx.params.id, caller);
+				return { channel: await this.channelView(channel) };
 			},
 		},
 
@@ -356,6 +366,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 				const message = await this.createMessage(ctx, channel, caller, ctx.params);
 				await this.publish(ctx, "chat.message.created", channel, message);
 				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = `/api/v1/messages/${message.id}`;
 				return { message };
 			},
 		},

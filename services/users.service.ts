@@ -186,6 +186,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				await this.entityChanged("created", user, ctx);
 				ctx.emit<UserCreatedEvent>("users.user.created", { user });
 				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = `/api/v1/users/${user.id}`;
 				return { user };
 			},
 		},

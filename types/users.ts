@@ -28,6 +28,8 @@ export interface RequestMeta {
 	clientIp?: string;
 	/** Read by moleculer-web to set the HTTP status of a successful answer. */
 	$statusCode?: number;
+	/** Read by moleculer-web for the Location header of a 201 answer. */
+	$location?: string;
 }
 
 export interface TokenPair {
