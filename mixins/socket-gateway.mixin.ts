@@ -4,6 +4,7 @@ import type { Server, Socket } from "socket.io";
 import { intFromEnv } from "../lib/config";
 import type { Permission } from "../lib/permissions";
 import { createPresenceStore, type PresenceStatus, type PresenceStore } from "../lib/presence";
+import type { RateLimiter } from "../lib/rate-limiter";
 import {
 	channelRoom,
 	DISCONNECT_EVENT,
@@ -39,12 +40,16 @@ const TYPING_INTERVAL_MS = 2_000;
 export interface SocketGatewaySettings extends ServiceSettingSchema {
 	redisUrl?: string;
 	presenceTtlMs: number;
+	/** Socket calls per user and minute, over all their sockets and gateways (typing is throttled apart). */
+	socketRateLimitPerMinute: number;
 	/** moleculer-io's settings: socket.io options and the namespaces with their handlers. */
 	io: Record<string, unknown>;
 }
 
 interface SocketState {
 	io: Server;
+	/** Set by the gateway, on the store its REST limiter uses. */
+	socketLimiter: RateLimiter;
 	presence: PresenceStore;
 	/** This node's sockets per user: presence is held while a user has at least one. */
 	localSockets: Map<number, Set<string>>;
@@ -87,6 +92,7 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 
 	settings: {
 		presenceTtlMs: intFromEnv(process.env.PRESENCE_TTL_MS, 45_000, "PRESENCE_TTL_MS"),
+		socketRateLimitPerMinute: intFromEnv(process.env.SOCKET_RATE_LIMIT_PER_MIN, 600, "SOCKET_RATE_LIMIT_PER_MIN"),
 		io: {
 			options: { pingInterval: 10_000, pingTimeout: 10_000, maxHttpBufferSize: 64 * 1024 },
 			namespaces: {
@@ -97,7 +103,7 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 							mappingPolicy: "all",
 							whitelist: Object.keys(SOCKET_ACTIONS),
 							callOptions: { timeout: 15_000 },
-							onBeforeCall(
+							async onBeforeCall(
 								this: SocketThis,
 								ctx: Context<unknown, RequestMeta>,
 								socket: UserSocket,
@@ -113,6 +119,12 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 								const access = SOCKET_ACTIONS[action];
 								if (access !== "user" && !user.permissions.includes(access)) {
 									throw callError(`You need the '${access}' permission`, "FORBIDDEN", 403);
+								}
+								const budget = await this.socketLimiter.consume(`socket:user:${user.id}`).catch(() => null);
+								if (budget && !budget.allowed) {
+									throw Object.assign(callError("Too many requests, slow down", "RATE_LIMITED", 429), {
+										data: { retryAfter: budget.resetSeconds },
+									});
 								}
 								if (action === "chat.typing") {
 									const key = `typing:${params?.channelId}`;

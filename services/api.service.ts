@@ -9,7 +9,7 @@ import { answerHealth } from "../lib/health-server";
 import type { Permission } from "../lib/permissions";
 import { RateLimiter } from "../lib/rate-limiter";
 import { registerReadinessProbe } from "../lib/readiness";
-import { SocketGatewayMixin } from "../mixins/socket-gateway.mixin";
+import { SocketGatewayMixin, type SocketGatewaySettings } from "../mixins/socket-gateway.mixin";
 import type { RequestMeta, SessionUser } from "../types/users";
 
 /** Who may call a REST route: anyone, any signed-in user, or holders of one permission (RBAC). */
@@ -55,6 +55,7 @@ export interface ApiSettings extends ApiSettingsSchema {
 
 interface ApiState {
 	limiter: RateLimiter;
+	socketLimiter: RateLimiter;
 	store: KeyValueStore;
 	trusted: ReadonlySet<string>;
 }
@@ -238,6 +239,9 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 		this.trusted = trustedProxySet(this.settings.trustedProxies);
 		this.store = createKeyValueStore(this.settings.redisUrl, `colony:${this.broker.namespace}:`);
 		this.limiter = new RateLimiter(this.store, this.settings.rateLimitPerMinute);
+		// The socket mixin's settings are merged into this service's.
+		const { socketRateLimitPerMinute } = this.settings as ApiSettings & SocketGatewaySettings;
+		this.socketLimiter = new RateLimiter(this.store, socketRateLimitPerMinute);
 	},
 
 	started() {

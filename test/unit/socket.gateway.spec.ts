@@ -177,6 +177,31 @@ describe("socket gateway", () => {
 		});
 	});
 
+	it("limits one user's socket calls per minute across all their sockets", async () => {
+		const limited = testBroker();
+		let first: Socket | undefined;
+		let second: Socket | undefined;
+		limited.createService(usersService());
+		limited.createService(chatService());
+		limited.createService(apiService({ socketRateLimitPerMinute: 5 } as Parameters<typeof apiService>[0]));
+		await limited.start();
+		try {
+			const limitedUrl = gatewayUrl(limited);
+			const client = new RestClient(limitedUrl);
+			await client.register("zed");
+			const { accessToken } = await client.login("zed");
+			first = await connected(open(limitedUrl, accessToken));
+			second = await connected(open(limitedUrl, accessToken));
+			for (let i = 0; i < 5; i++) await call(i % 2 ? first : second, "chat.unread");
+			await expect(call(second, "chat.unread")).rejects.toMatchObject({ code: 429, type: "RATE_LIMITED" });
+			await expect(call(first, "chat.unread")).rejects.toMatchObject({ code: 429 });
+		} finally {
+			first?.close();
+			second?.close();
+			await limited.stop();
+		}
+	});
+
 	it("disconnects the sockets of a token that logs out, and only those", async () => {
 		const second = (await rest.login("bob")).accessToken;
 		const loggingOut = await connected(track(open(url, tokens.bob)));
