@@ -1,28 +1,11 @@
 import type { ServiceBroker } from "moleculer";
-import { io, type Socket } from "socket.io-client";
+import type { Socket } from "socket.io-client";
 import type { MessageView } from "../../types/chat";
 import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { apiService, chatService, gatewayUrl, RestClient, usersService } from "../support/platform";
 import { servers } from "../support/servers";
-
-function connect(url: string, token: string): Promise<Socket> {
-	return new Promise((resolve, reject) => {
-		const socket = io(url, { auth: { token }, reconnection: false, transports: ["websocket"] });
-		socket.once("connect", () => resolve(socket));
-		socket.once("connect_error", reject);
-	});
-}
-
-function call<T>(socket: Socket, action: string, params: unknown): Promise<T> {
-	return new Promise((resolve, reject) => {
-		socket.timeout(10_000).emit("call", action, params, (timeout: Error | null, err: unknown, result: T) => {
-			if (timeout) reject(timeout);
-			else if (err) reject(err);
-			else resolve(result);
-		});
-	});
-}
+import { callAction as call, connectSocket as connect } from "../support/sockets";
 
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
 	const deadline = Date.now() + timeoutMs;

@@ -2,6 +2,7 @@ import { ServiceBroker, type BrokerOptions, type ServiceSchema } from "moleculer
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import ApiService, { type ApiSettings } from "../../services/api.service";
+import type { SocketGatewaySettings } from "../../mixins/socket-gateway.mixin";
 import ChatService, { type ChatSettings } from "../../services/chat.service";
 import UsersService, { type UsersSettings } from "../../services/users.service";
 import type { TokenPair } from "../../types/users";
@@ -29,7 +30,7 @@ export function chatService(settings: Partial<ChatSettings> = {}): ServiceSchema
 	};
 }
 
-export function apiService(settings: Partial<ApiSettings> = {}): ServiceSchema {
+export function apiService(settings: Partial<ApiSettings & SocketGatewaySettings> = {}): ServiceSchema {
 	return {
 		...(ApiService as unknown as ServiceSchema),
 		settings: { ...ApiService.settings, port: 0, ip: "127.0.0.1", redisUrl: undefined, ...settings },
@@ -42,7 +43,9 @@ export function testBroker(options: BrokerOptions = {}): ServiceBroker {
 
 export interface PlatformOptions {
 	users?: Partial<UsersSettings>;
-	api?: Partial<ApiSettings>;
+	/** Runs the chat service too, with these settings. */
+	chat?: Partial<ChatSettings>;
+	api?: Partial<ApiSettings & SocketGatewaySettings>;
 	broker?: BrokerOptions;
 }
 
@@ -55,6 +58,7 @@ export interface Platform {
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
 	const broker = testBroker(options.broker);
 	broker.createService(usersService(options.users));
+	if (options.chat) broker.createService(chatService(options.chat));
 	broker.createService(apiService(options.api));
 	await broker.start();
 	return { broker, client: new RestClient(gatewayUrl(broker)) };

@@ -1,6 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import type { ChannelView, MessageView } from "../../types/chat";
-import { apiService, chatService, gatewayUrl, RestClient, testBroker, usersService } from "../support/platform";
+import { RestClient, startPlatform } from "../support/platform";
 
 describe("chat over REST", () => {
 	let broker: ServiceBroker;
@@ -8,12 +8,7 @@ describe("chat over REST", () => {
 	const tokens: Record<string, string> = {};
 
 	beforeAll(async () => {
-		broker = testBroker();
-		broker.createService(usersService());
-		broker.createService(chatService());
-		broker.createService(apiService());
-		await broker.start();
-		rest = new RestClient(gatewayUrl(broker));
+		({ broker, client: rest } = await startPlatform({ chat: {} }));
 		for (const name of ["amy", "bob"]) {
 			await rest.register(name);
 			tokens[name] = (await rest.login(name)).accessToken;

@@ -1,39 +1,19 @@
 import type { ServiceBroker } from "moleculer";
-import { io, type Socket } from "socket.io-client";
+import type { Socket } from "socket.io-client";
 import { signAccessToken } from "../../lib/tokens";
 import type { ChannelView, MessageView } from "../../types/chat";
-import { apiService, chatService, gatewayUrl, RestClient, testBroker, usersService } from "../support/platform";
+import { RestClient, startPlatform } from "../support/platform";
+import { callAction as call, connected, openSocket as open } from "../support/sockets";
 
 interface ConnectRefusal {
 	message: string;
 	data?: { type: string; code: number };
 }
 
-function open(url: string, token?: string): Socket {
-	return io(url, { auth: token ? { token } : {}, reconnection: false, transports: ["websocket"] });
-}
-
-function connected(socket: Socket): Promise<Socket> {
-	return new Promise((resolve, reject) => {
-		socket.once("connect", () => resolve(socket));
-		socket.once("connect_error", reject);
-	});
-}
-
 function refusal(socket: Socket): Promise<ConnectRefusal> {
 	return new Promise((resolve, reject) => {
 		socket.once("connect", () => reject(new Error("the socket was let in")));
 		socket.once("connect_error", (err) => resolve(err as unknown as ConnectRefusal));
-	});
-}
-
-function call<T>(socket: Socket, action: string, params: unknown = {}): Promise<T> {
-	return new Promise((resolve, reject) => {
-		socket.timeout(5_000).emit("call", action, params, (timeout: Error | null, err: unknown, result: T) => {
-			if (timeout) reject(timeout);
-			else if (err) reject(err);
-			else resolve(result);
-		});
 	});
 }
 
@@ -55,13 +35,8 @@ describe("socket gateway", () => {
 	}
 
 	beforeAll(async () => {
-		broker = testBroker();
-		broker.createService(usersService());
-		broker.createService(chatService());
-		broker.createService(apiService());
-		await broker.start();
-		url = gatewayUrl(broker);
-		rest = new RestClient(url);
+		({ broker, client: rest } = await startPlatform({ chat: {} }));
+		url = rest.baseUrl;
 		for (const name of ["admin", "amy", "bob", "gus"]) {
 			ids[name] = (await rest.register(name)).body.user.id;
 			tokens[name] = (await rest.login(name)).accessToken;
@@ -178,16 +153,11 @@ describe("socket gateway", () => {
 	});
 
 	it("limits one user's socket calls per minute across all their sockets", async () => {
-		const limited = testBroker();
+		const { broker: limited, client } = await startPlatform({ chat: {}, api: { socketRateLimitPerMinute: 5 } });
 		let first: Socket | undefined;
 		let second: Socket | undefined;
-		limited.createService(usersService());
-		limited.createService(chatService());
-		limited.createService(apiService({ socketRateLimitPerMinute: 5 } as Parameters<typeof apiService>[0]));
-		await limited.start();
 		try {
-			const limitedUrl = gatewayUrl(limited);
-			const client = new RestClient(limitedUrl);
+			const limitedUrl = client.baseUrl;
 			await client.register("zed");
 			const { accessToken } = await client.login("zed");
 			first = await connected(open(limitedUrl, accessToken));
