@@ -18,20 +18,28 @@ export interface ChannelLoad {
 	members: Socket[];
 }
 
-export interface LoadOptions {
+interface PhaseOptions {
 	warmupMs: number;
 	durationMs: number;
-	/** Messages of one channel in flight at once: sent and not yet acknowledged and received by every member. */
-	inFlight: number;
-	/** A message some member has not received by then counts as lost, and its slot sends the next one. */
+	/** A message some member has not received by then counts as lost (and, in the closed loop, frees its slot). */
 	deliveryTimeoutMs: number;
 	/** Called when the measured window opens and closes (CPU meters). */
 	onWindowStart?: () => void;
 	onWindowEnd?: () => void;
 }
 
+export interface ClosedLoopOptions extends PhaseOptions {
+	/** Messages of one channel in flight at once: sent and not yet acknowledged and received by every member. */
+	inFlight: number;
+}
+
+export interface FixedRateOptions extends PhaseOptions {
+	/** Messages per second offered in total, split evenly over the channels. */
+	ratePerSecond: number;
+}
+
 export interface LoadResult {
-	/** Messages sent per second during the measured window. */
+	/** Messages sent per second during the measured window (at a fixed rate: due to be sent, i.e. offered). */
 	sentPerSecond: number;
 	/** Messages acknowledged and received by every member of their channel during the window, per second. */
 	deliveredPerSecond: number;
@@ -42,9 +50,13 @@ export interface LoadResult {
 	maxMs: number;
 	/** Median time from send to the server's acknowledgement, for messages sent in the window. */
 	ackP50Ms: number;
+	/** Median time from a message's first reception to its last, across the sockets of its channel. */
+	spreadP50Ms: number;
 	lost: number;
 	errors: number;
 	lastError?: string;
+	/** How late the client's timers sent a window's message after its due time, at worst (0 in the closed loop). */
+	sendLagMaxMs: number;
 }
 
 const BUCKET_MS = 0.05;
@@ -134,136 +146,229 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, work
 	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-interface InFlight {
-	channel: ChannelState;
+interface Tracked {
+	load: ChannelLoad;
 	sentAt: number;
+	firstReceivedAt: number | undefined;
 	waitingFor: number;
 	acked: boolean;
 	settled: boolean;
 }
 
-interface ChannelState {
-	load: ChannelLoad;
-	nextSeq: number;
-	inFlight: number;
+/** How a message left the tracker: received by every member, not received in time, or refused by the server. */
+type Outcome = "delivered" | "lost" | "failed";
+
+/**
+ * Follows every message of one run from its send to its last reception and counts what happened inside the
+ * measured window. Each message's text carries its send time, so every socket measures send-to-receive latency
+ * with the bench's own monotonic clock.
+ */
+class Deliveries {
+	readonly latency = new LatencyHistogram();
+	readonly ackLatency = new LatencyHistogram();
+	readonly spread = new LatencyHistogram();
+	sent = 0;
+	delivered = 0;
+	receptions = 0;
+	lost = 0;
+	errors = 0;
+	lastError: string | undefined;
+	sendLagMaxMs = 0;
+	private readonly run = randomBytes(4).toString("hex");
+	private readonly pending = new Map<string, Tracked>();
+	private readonly receivers: Set<Socket>;
+	private readonly sweeper: NodeJS.Timeout;
+
+	constructor(
+		channels: ChannelLoad[],
+		private readonly windowStart: number,
+		private readonly windowEnd: number,
+		private readonly deliveryTimeoutMs: number,
+		private readonly onSettled: (load: ChannelLoad, outcome: Outcome) => void = () => undefined,
+	) {
+		this.receivers = new Set(channels.flatMap((load) => load.members));
+		for (const socket of this.receivers) socket.on("chat.message", this.onMessage);
+		this.sweeper = setInterval(() => this.sweep(), 100);
+	}
+
+	/** Sends message `seq` of a channel; its latencies count from `dueAt`, when it was meant to leave. */
+	send(load: ChannelLoad, seq: number, dueAt: number, send: SendMessage): void {
+		const key = `${load.channel}:${seq}`;
+		const message: Tracked = { load, sentAt: dueAt, firstReceivedAt: undefined, waitingFor: load.members.length, acked: false, settled: false };
+		this.pending.set(key, message);
+		if (this.inWindow(dueAt)) {
+			this.sent++;
+			this.sendLagMaxMs = Math.max(this.sendLagMaxMs, performance.now() - dueAt);
+		}
+		send(load.sender, load.channel, `bench:${this.run}:${key}:${dueAt.toFixed(3)}`).then(
+			() => {
+				const now = performance.now();
+				if (this.inWindow(dueAt)) this.ackLatency.record(now - dueAt);
+				message.acked = true;
+				this.settleIfDone(key, message, now);
+			},
+			(err: Error) => {
+				this.errors++;
+				this.lastError = err.message;
+				this.settle(key, message, "failed");
+			},
+		);
+	}
+
+	/** Waits until every message sent so far is settled, bounded by the delivery timeout. */
+	async drain(): Promise<void> {
+		const deadline = performance.now() + this.deliveryTimeoutMs + 200;
+		while (this.pending.size > 0 && performance.now() < deadline) await sleep(20);
+	}
+
+	close(): void {
+		clearInterval(this.sweeper);
+		for (const socket of this.receivers) socket.off("chat.message", this.onMessage);
+	}
+
+	result(durationMs: number): LoadResult {
+		const seconds = durationMs / 1_000;
+		return {
+			sentPerSecond: this.sent / seconds,
+			deliveredPerSecond: this.delivered / seconds,
+			receptionsPerSecond: this.receptions / seconds,
+			p50Ms: this.latency.percentile(50),
+			p99Ms: this.latency.percentile(99),
+			maxMs: this.latency.maxMs,
+			ackP50Ms: this.ackLatency.percentile(50),
+			spreadP50Ms: this.spread.percentile(50),
+			lost: this.lost,
+			errors: this.errors,
+			lastError: this.lastError,
+			sendLagMaxMs: this.sendLagMaxMs,
+		};
+	}
+
+	private inWindow(t: number): boolean {
+		return t >= this.windowStart && t < this.windowEnd;
+	}
+
+	private readonly onMessage = (pushed: PushedMessage): void => {
+		const now = performance.now();
+		const parts = typeof pushed?.text === "string" ? pushed.text.split(":") : [];
+		if (parts.length !== 5 || parts[0] !== "bench" || parts[1] !== this.run) return;
+		const sentAt = Number(parts[4]);
+		if (this.inWindow(sentAt)) this.latency.record(now - sentAt);
+		if (this.inWindow(now)) this.receptions++;
+		const key = `${parts[2]}:${parts[3]}`;
+		const message = this.pending.get(key);
+		if (!message) return;
+		message.firstReceivedAt ??= now;
+		message.waitingFor--;
+		if (message.waitingFor === 0 && this.inWindow(sentAt)) this.spread.record(now - message.firstReceivedAt);
+		this.settleIfDone(key, message, now);
+	};
+
+	private settleIfDone(key: string, message: Tracked, now: number): void {
+		if (message.settled || !message.acked || message.waitingFor > 0) return;
+		if (this.inWindow(now)) this.delivered++;
+		this.settle(key, message, "delivered");
+	}
+
+	private settle(key: string, message: Tracked, outcome: Outcome): void {
+		if (message.settled) return;
+		message.settled = true;
+		this.pending.delete(key);
+		this.onSettled(message.load, outcome);
+	}
+
+	private sweep(): void {
+		const now = performance.now();
+		for (const [key, message] of this.pending) {
+			if (now - message.sentAt < this.deliveryTimeoutMs) continue;
+			this.lost++;
+			this.settle(key, message, "lost");
+		}
+	}
+}
+
+/** Sleeps through the warm-up and the measured window, telling the caller when the window opens and closes. */
+async function throughWindow(windowStart: number, windowEnd: number, options: PhaseOptions): Promise<void> {
+	await sleep(windowStart - performance.now());
+	options.onWindowStart?.();
+	await sleep(windowEnd - performance.now());
+	options.onWindowEnd?.();
 }
 
 /**
  * A closed loop per channel: each channel keeps `inFlight` messages going, and a slot sends its next message
- * only once the last one was acknowledged and received by every member. Each message's text carries its send
- * time, so every socket measures send-to-receive latency with the bench's own monotonic clock.
+ * only once the last one was acknowledged and received by every member. It finds the highest sustained rate;
+ * its latencies are mostly the wait behind the other messages in flight.
  */
-export async function runClosedLoop(channels: ChannelLoad[], send: SendMessage, options: LoadOptions): Promise<LoadResult> {
-	const run = randomBytes(4).toString("hex");
-	const states: ChannelState[] = channels.map((load) => ({ load, nextSeq: 0, inFlight: 0 }));
-	const pending = new Map<string, InFlight>();
-	const latency = new LatencyHistogram();
-	const ackLatency = new LatencyHistogram();
+export async function runClosedLoop(channels: ChannelLoad[], send: SendMessage, options: ClosedLoopOptions): Promise<LoadResult> {
 	const start = performance.now();
 	const windowStart = start + options.warmupMs;
 	const windowEnd = windowStart + options.durationMs;
-	const inWindow = (t: number) => t >= windowStart && t < windowEnd;
+	const inFlight = new Map<ChannelLoad, number>(channels.map((load) => [load, 0]));
+	const nextSeq = new Map<ChannelLoad, number>(channels.map((load) => [load, 0]));
 	let sending = true;
-	let sent = 0;
-	let delivered = 0;
-	let receptions = 0;
-	let lost = 0;
-	let errors = 0;
-	let lastError: string | undefined;
-
-	const release = (key: string, message: InFlight) => {
-		if (message.settled) return;
-		message.settled = true;
-		pending.delete(key);
-		message.channel.inFlight--;
-		pump(message.channel);
-	};
-	const settleIfDone = (key: string, message: InFlight, now: number) => {
-		if (message.settled || !message.acked || message.waitingFor > 0) return;
-		if (inWindow(now)) delivered++;
-		release(key, message);
-	};
-	const pump = (state: ChannelState) => {
-		while (sending && state.inFlight < options.inFlight) sendNext(state);
-	};
-	const sendNext = (state: ChannelState) => {
-		const seq = state.nextSeq++;
-		const key = `${state.load.channel}:${seq}`;
-		const sentAt = performance.now();
-		const message: InFlight = { channel: state, sentAt, waitingFor: state.load.members.length, acked: false, settled: false };
-		pending.set(key, message);
-		state.inFlight++;
-		if (inWindow(sentAt)) sent++;
-		send(state.load.sender, state.load.channel, `bench:${run}:${key}:${sentAt.toFixed(3)}`).then(
-			() => {
-				const now = performance.now();
-				if (inWindow(sentAt)) ackLatency.record(now - sentAt);
-				message.acked = true;
-				settleIfDone(key, message, now);
-			},
-			(err: Error) => {
-				errors++;
-				lastError = err.message;
-				if (message.settled) return;
-				message.settled = true;
-				pending.delete(key);
-				state.inFlight--;
-				// A refused send frees its slot a little later, so a failing server is not hammered in a tight loop.
-				setTimeout(() => pump(state), 50);
-			},
-		);
-	};
-	const onMessage = (pushed: PushedMessage) => {
-		const now = performance.now();
-		const parts = typeof pushed?.text === "string" ? pushed.text.split(":") : [];
-		if (parts.length !== 5 || parts[0] !== "bench" || parts[1] !== run) return;
-		const sentAt = Number(parts[4]);
-		if (inWindow(sentAt)) latency.record(now - sentAt);
-		if (inWindow(now)) receptions++;
-		const key = `${parts[2]}:${parts[3]}`;
-		const message = pending.get(key);
-		if (!message) return;
-		message.waitingFor--;
-		settleIfDone(key, message, now);
-	};
-
-	const receivers = new Set(channels.flatMap((load) => load.members));
-	for (const socket of receivers) socket.on("chat.message", onMessage);
-	const sweeper = setInterval(() => {
-		const now = performance.now();
-		for (const [key, message] of pending) {
-			if (now - message.sentAt < options.deliveryTimeoutMs) continue;
-			lost++;
-			release(key, message);
+	const pump = (load: ChannelLoad) => {
+		while (sending && (inFlight.get(load) ?? 0) < options.inFlight) {
+			const seq = nextSeq.get(load) ?? 0;
+			nextSeq.set(load, seq + 1);
+			inFlight.set(load, (inFlight.get(load) ?? 0) + 1);
+			deliveries.send(load, seq, performance.now(), send);
 		}
-	}, 100);
+	};
+	const deliveries = new Deliveries(channels, windowStart, windowEnd, options.deliveryTimeoutMs, (load, outcome) => {
+		inFlight.set(load, (inFlight.get(load) ?? 1) - 1);
+		// A refused send frees its slot a little later, so a failing server is not hammered in a tight loop.
+		if (outcome === "failed") setTimeout(() => pump(load), 50);
+		else pump(load);
+	});
 	try {
-		states.forEach(pump);
-		await sleep(windowStart - performance.now());
-		options.onWindowStart?.();
-		await sleep(windowEnd - performance.now());
-		options.onWindowEnd?.();
+		channels.forEach(pump);
+		await throughWindow(windowStart, windowEnd, options);
 		sending = false;
 		// Let the last messages arrive (their latencies count), bounded by the delivery timeout.
-		const drainDeadline = performance.now() + options.deliveryTimeoutMs + 200;
-		while (pending.size > 0 && performance.now() < drainDeadline) await sleep(20);
+		await deliveries.drain();
 	} finally {
 		sending = false;
-		clearInterval(sweeper);
-		for (const socket of receivers) socket.off("chat.message", onMessage);
+		deliveries.close();
 	}
+	return deliveries.result(options.durationMs);
+}
 
-	const seconds = options.durationMs / 1_000;
-	return {
-		sentPerSecond: sent / seconds,
-		deliveredPerSecond: delivered / seconds,
-		receptionsPerSecond: receptions / seconds,
-		p50Ms: latency.percentile(50),
-		p99Ms: latency.percentile(99),
-		maxMs: latency.maxMs,
-		ackP50Ms: ackLatency.percentile(50),
-		lost,
-		errors,
-		lastError,
+/**
+ * An open loop: every channel sends on a fixed schedule of its own, whatever happened to its earlier messages,
+ * so the latencies are those of the path at that load, not of a queue the bench builds. The channels' schedules
+ * are staggered so the total stream is evenly spaced. Latency counts from when a message was due, so a late
+ * timer in the client adds to the result rather than hiding a slow moment (no coordinated omission).
+ */
+export async function runFixedRate(channels: ChannelLoad[], send: SendMessage, options: FixedRateOptions): Promise<LoadResult> {
+	if (!(options.ratePerSecond > 0)) throw new Error(`a fixed rate must be above 0 msgs/s, got ${options.ratePerSecond}`);
+	const start = performance.now() + 20;
+	const windowStart = start + options.warmupMs;
+	const windowEnd = windowStart + options.durationMs;
+	const intervalMs = (channels.length * 1_000) / options.ratePerSecond;
+	const deliveries = new Deliveries(channels, windowStart, windowEnd, options.deliveryTimeoutMs);
+	const timers = new Set<NodeJS.Timeout>();
+	// Each channel sends a known number of messages: those due before the window closes.
+	const schedule = (load: ChannelLoad, index: number, seq: number) => {
+		const dueAt = start + (index / channels.length) * intervalMs + seq * intervalMs;
+		if (dueAt >= windowEnd) return;
+		const timer = setTimeout(
+			() => {
+				timers.delete(timer);
+				deliveries.send(load, seq, dueAt, send);
+				schedule(load, index, seq + 1);
+			},
+			Math.max(0, dueAt - performance.now()),
+		);
+		timers.add(timer);
 	};
+	try {
+		channels.forEach((load, index) => schedule(load, index, 0));
+		await throughWindow(windowStart, windowEnd, options);
+		await deliveries.drain();
+	} finally {
+		for (const timer of timers) clearTimeout(timer);
+		deliveries.close();
+	}
+	return deliveries.result(options.durationMs);
 }
