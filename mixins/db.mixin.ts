@@ -58,7 +58,8 @@ class ServiceSequelizeAdapter extends SequelizeDbAdapter {
 	}
 }
 
-async function migrate(db: Sequelize, options: DbMixinOptions, logger: Logger): Promise<void> {
+/** Applies the migrations not yet recorded in `<database>_migrations`, in order; applied ones are never rerun. */
+export async function migrate(db: Sequelize, options: DbMixinOptions, logger: Logger): Promise<void> {
 	const umzug = new Umzug({
 		migrations: options.migrations.map((migration) => ({
 			name: migration.name,

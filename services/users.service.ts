@@ -49,11 +49,16 @@ interface RefreshTokenRow {
 	expiresAt: Date;
 	usedAt: Date | null;
 	revokedAt: Date | null;
+	/** The access token issued together with this refresh token. */
+	accessTokenId: string | null;
+	accessExpiresAt: Date | null;
 	createdAt: Date;
 }
 
 type UserModel = ModelStatic<Model<UserRow, Optional<UserRow, "id" | "createdAt" | "updatedAt">>>;
-type RefreshTokenModel = ModelStatic<Model<RefreshTokenRow, Optional<RefreshTokenRow, "id" | "usedAt" | "revokedAt" | "createdAt">>>;
+type RefreshTokenModel = ModelStatic<
+	Model<RefreshTokenRow, Optional<RefreshTokenRow, "id" | "usedAt" | "revokedAt" | "accessTokenId" | "accessExpiresAt" | "createdAt">>
+>;
 
 interface UsersState {
 	users: UserModel;
@@ -93,6 +98,8 @@ const REFRESH_TOKEN_ATTRIBUTES = {
 	expiresAt: { type: DataTypes.DATE, allowNull: false },
 	usedAt: { type: DataTypes.DATE, allowNull: true },
 	revokedAt: { type: DataTypes.DATE, allowNull: true },
+	accessTokenId: { type: DataTypes.STRING(36), allowNull: true },
+	accessExpiresAt: { type: DataTypes.DATE, allowNull: true },
 };
 
 const BLACKLIST_PREFIX = "auth:blacklist:";
@@ -427,11 +434,25 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				familyId,
 				tokenHash: sha256Hex(refreshToken),
 				expiresAt: new Date(Date.now() + this.settings.refreshTokenTtlSeconds * 1000),
+				accessTokenId: access.jti,
+				accessExpiresAt: new Date(Date.now() + access.expiresIn * 1000),
 			});
 			return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
 		},
 
 		async revokeFamily(familyId: string): Promise<void> {
+			// The family's access tokens that are still alive end with it, and so do their sockets.
+			const live = (await this.refreshTokens.findAll({
+				where: { familyId, accessExpiresAt: { [Op.gt]: new Date() } },
+				attributes: ["userId", "accessTokenId", "accessExpiresAt"],
+				raw: true,
+			})) as unknown as Pick<RefreshTokenRow, "userId" | "accessTokenId" | "accessExpiresAt">[];
+			for (const token of live) {
+				if (!token.accessTokenId || !token.accessExpiresAt) continue;
+				const ttlMs = new Date(token.accessExpiresAt).getTime() - Date.now();
+				if (ttlMs > 0) await this.store.set(BLACKLIST_PREFIX + token.accessTokenId, String(token.userId), ttlMs);
+				await disconnectSockets(this.broker, { userId: token.userId, tokenId: token.accessTokenId, reason: "Session revoked" });
+			}
 			await this.refreshTokens.update(
 				{ revokedAt: new Date() },
 				{ where: { familyId, revokedAt: { [Op.is]: null } } },

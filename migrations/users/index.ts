@@ -1,5 +1,6 @@
 import type { Migration } from "../../mixins/db.mixin";
 import createUsers from "./0001-create-users";
+import refreshTokenAccessIds from "./0002-refresh-token-access-ids";
 
 /** In order; a released migration is never edited, only followed by a new one. */
-export const usersMigrations: Migration[] = [createUsers];
+export const usersMigrations: Migration[] = [createUsers, refreshTokenAccessIds];

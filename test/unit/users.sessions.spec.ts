@@ -123,6 +123,20 @@ describe("refreshing a session (POST /api/v1/auth/refresh)", () => {
 		expect(newer.body).toMatchObject({ code: 401, type: "REFRESH_TOKEN_REVOKED" });
 	});
 
+	it("also refuses, at once, the access tokens the revoked family had been given", async () => {
+		const stolen = await platform.client.login("bob");
+		const attacker = (await refresh(stolen.refreshToken)).body;
+		expect((await platform.client.get("/api/v1/users/me", attacker.accessToken)).status).toBe(200);
+
+		await refresh(stolen.refreshToken);
+
+		for (const accessToken of [stolen.accessToken, attacker.accessToken]) {
+			const answer = await platform.client.get("/api/v1/users/me", accessToken);
+			expect(answer.status).toBe(401);
+			expect(answer.body).toMatchObject({ type: "TOKEN_REVOKED" });
+		}
+	});
+
 	it("keeps other logins of the same user signed in when one family is revoked for reuse", async () => {
 		const phone = await platform.client.login("bob");
 		const laptop = await platform.client.login("bob");
@@ -130,6 +144,7 @@ describe("refreshing a session (POST /api/v1/auth/refresh)", () => {
 		await refresh(phone.refreshToken);
 
 		expect((await refresh(laptop.refreshToken)).status).toBe(200);
+		expect((await platform.client.get("/api/v1/users/me", laptop.accessToken)).status).toBe(200);
 	});
 
 	it.each([
