@@ -12,6 +12,11 @@ export interface PresenceStore {
 	release(userId: number, holder: string): Promise<void>;
 	setAway(userId: number, away: boolean, ttlMs: number): Promise<void>;
 	statusOf(userIds: number[]): Promise<Record<number, PresenceStatus>>;
+	/**
+	 * Users who were online and whose every lease has run out (their gateway crashed). Each such user is
+	 * returned to one caller only, whichever gateway sweeps first, so the change is announced once.
+	 */
+	sweepExpired(): Promise<number[]>;
 	close(): Promise<void>;
 }
 
@@ -26,7 +31,10 @@ export class MemoryPresenceStore implements PresenceStore {
 	}
 
 	async release(userId: number, holder: string): Promise<void> {
-		this.leases.get(userId)?.delete(holder);
+		const leases = this.leases.get(userId);
+		leases?.delete(holder);
+		// Released, not expired: the gateway announces this one itself.
+		if (leases?.size === 0) this.leases.delete(userId);
 	}
 
 	async setAway(userId: number, away: boolean, ttlMs: number): Promise<void> {
@@ -45,6 +53,19 @@ export class MemoryPresenceStore implements PresenceStore {
 		return result;
 	}
 
+	async sweepExpired(): Promise<number[]> {
+		const now = Date.now();
+		const expired: number[] = [];
+		for (const [userId, leases] of this.leases) {
+			for (const [holder, expiresAt] of leases) if (expiresAt <= now) leases.delete(holder);
+			if (leases.size === 0) {
+				this.leases.delete(userId);
+				expired.push(userId);
+			}
+		}
+		return expired;
+	}
+
 	async close(): Promise<void> {
 		this.leases.clear();
 	}
@@ -60,11 +81,31 @@ export class RedisPresenceStore implements PresenceStore {
 
 	async hold(userId: number, holder: string, ttlMs: number): Promise<void> {
 		const key = this.leaseKey(userId);
-		await this.client.multi().zadd(key, Date.now() + ttlMs, holder).pexpire(key, ttlMs).exec();
+		await this.client
+			.multi()
+			.zadd(key, Date.now() + ttlMs, holder)
+			.pexpire(key, ttlMs)
+			.sadd(this.onlineKey(), String(userId))
+			.exec();
 	}
 
 	async release(userId: number, holder: string): Promise<void> {
-		await this.client.zrem(this.leaseKey(userId), holder);
+		const key = this.leaseKey(userId);
+		await this.client.zrem(key, holder);
+		if ((await this.client.zcount(key, Date.now(), "+inf")) === 0) await this.client.srem(this.onlineKey(), String(userId));
+	}
+
+	async sweepExpired(): Promise<number[]> {
+		const online = (await this.client.smembers(this.onlineKey())).map(Number);
+		const statuses = await this.statusOf(online);
+		const expired: number[] = [];
+		for (const userId of online) {
+			// SREM answers 1 to one sweeper only: that gateway announces the change.
+			if (statuses[userId] === "offline" && (await this.client.srem(this.onlineKey(), String(userId))) === 1) {
+				expired.push(userId);
+			}
+		}
+		return expired;
 	}
 
 	async setAway(userId: number, away: boolean, ttlMs: number): Promise<void> {
@@ -96,6 +137,10 @@ export class RedisPresenceStore implements PresenceStore {
 
 	private leaseKey(userId: number): string {
 		return `${this.prefix}presence:${userId}`;
+	}
+
+	private onlineKey(): string {
+		return `${this.prefix}presence:online`;
 	}
 
 	private awayKey(userId: number): string {

@@ -257,10 +257,13 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 
 	started() {
 		// Leases outlive a few missed beats, so one slow heartbeat does not flap anyone offline.
-		this.presenceHeartbeat = setInterval(() => {
+		this.presenceHeartbeat = setInterval(async () => {
 			for (const userId of this.localSockets.keys()) {
 				this.presence.hold(userId, this.broker.nodeID, this.settings.presenceTtlMs).catch(() => undefined);
 			}
+			// Users of a crashed gateway: nobody released their lease, so somebody must announce them offline.
+			const expired = await this.presence.sweepExpired().catch(() => []);
+			for (const userId of expired) await this.announcePresence(userId);
 		}, Math.max(1_000, Math.floor(this.settings.presenceTtlMs / 3)));
 		this.presenceHeartbeat.unref();
 	},

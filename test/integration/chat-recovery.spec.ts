@@ -116,8 +116,19 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 			(await gatewayA.get<{ items: { status: string }[] }>(`/api/v1/presence?ids=${body.user.id}`, pia.accessToken)).body.items[0]
 				.status;
 		expect(await statusOfPia()).toBe("online");
+		await gatewayA.register("quinn");
+		const watcher = io(gatewayA.baseUrl, { auth: { token: (await gatewayA.login("quinn")).accessToken }, reconnection: false, transports: ["websocket"] });
+		sockets.push(watcher);
+		const announced: { userId: number; status: string }[] = [];
+		watcher.on("presence", (change: { userId: number; status: string }) => announced.push(change));
+		await new Promise<void>((resolve) => watcher.once("connect", () => resolve()));
 
 		await gatewayB.kill();
 		expect(await eventually(statusOfPia, (status) => status === "offline", PRESENCE_TTL_MS * 4)).toBe("offline");
+		// Nobody released pia's lease: gateway A notices it ran out and tells the sockets, once.
+		const offline = () => announced.filter((change) => change.userId === body.user.id && change.status === "offline");
+		await eventually(async () => offline().length, (count) => count > 0, PRESENCE_TTL_MS * 4);
+		await new Promise((r) => setTimeout(r, PRESENCE_TTL_MS));
+		expect(offline()).toHaveLength(1);
 	});
 });
