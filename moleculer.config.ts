@@ -36,10 +36,12 @@ function loggerFrom(env: Env): LoggerConfig[] {
 		{ type: "Console", options: { level, formatter: env.NODE_ENV === "production" ? "json" : "short" } },
 	];
 	if (env.LOG_DIR) {
-		loggers.push({
+		const file = (name: string, levels: Record<string, string | false>): LoggerConfig => ({
 			type: "File",
-			options: { level, folder: env.LOG_DIR, filename: "colony-{nodeID}-{date}.log", formatter: "json" },
+			options: { level: levels, folder: env.LOG_DIR, filename: `${name}-{nodeID}-{date}.log`, formatter: "json" },
 		});
+		// The gateway logs a line per request: those go to the access log, its warnings and errors stay in the app log.
+		loggers.push(file("app", { API: "warn", "**": level }), file("access", { API: level, "**": false }));
 	}
 	return loggers;
 }

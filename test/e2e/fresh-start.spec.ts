@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { RestClient } from "../support/platform";
@@ -43,7 +43,8 @@ describe("npm start on a fresh machine", () => {
 	afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 
 	it("runs every service in one process on embedded defaults and serves register, login and me", async () => {
-		const server = startServer(workdir, { PORT: "0", LOG_LEVEL: "info" });
+		const server = startServer(workdir, { PORT: "0", LOG_LEVEL: "info", LOG_DIR: join(workdir, "logs") });
+		let issuedToken = "";
 		try {
 			const port = await waitFor(
 				() => /API Gateway listening on http:\/\/[^:]+:(\d+)/.exec(server.output())?.[1],
@@ -62,10 +63,22 @@ describe("npm start on a fresh machine", () => {
 			expect(existsSync(join(workdir, "data", "users.sqlite"))).toBe(true);
 			const secrets = readFileSync(join(workdir, "data", "dev-secrets.json"), "utf8");
 			expect(server.output()).not.toContain(JSON.parse(secrets).jwtSecret);
+			issuedToken = accessToken;
 		} finally {
 			server.child.kill("SIGTERM");
 			await exitCode(server.child);
 		}
+
+		// Read after the stop, which flushes the file loggers.
+		const logs = (prefix: string) =>
+			readdirSync(join(workdir, "logs"))
+				.filter((name) => name.startsWith(prefix))
+				.map((name) => readFileSync(join(workdir, "logs", name), "utf8"))
+				.join("");
+		expect(logs("access-")).toContain("/api/v1/users/me");
+		expect(logs("app-")).toContain("started successfully");
+		expect(logs("app-")).not.toContain("/api/v1/users/me");
+		for (const secret of ["correct horse battery", issuedToken]) expect(logs("")).not.toContain(secret);
 	});
 
 	it("refuses to start in production without JWT_SECRET and DATA_KEY", async () => {
