@@ -5,6 +5,7 @@ import { loadSecrets } from "../lib/config";
 import { FieldCipher } from "../lib/crypto";
 import { ConflictError, ForbiddenError, NotFoundError } from "../lib/errors";
 import { parseMentions } from "../lib/mentions";
+import { idParam, PRINTABLE } from "../lib/params";
 import { channelRoom, joinRooms, pushToSockets, userRoom } from "../lib/realtime";
 import { chatMigrations } from "../migrations/chat";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../mixins/db.mixin";
@@ -120,7 +121,7 @@ interface SendParams {
 export const MAX_MESSAGE_LENGTH = 4_000;
 const KNOWN_CHANNELS_LIMIT = 10_000;
 const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]*$/;
-const id = { type: "number", integer: true, positive: true, convert: true } as const;
+const id = idParam;
 
 const CHANNEL_ATTRIBUTES = {
 	id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
@@ -205,7 +206,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 				$$strict: true,
 				name: { type: "string", trim: true, lowercase: true, min: 1, max: 80, pattern: CHANNEL_NAME },
 				type: { type: "enum", values: ["public", "private"] },
-				topic: { type: "string", trim: true, max: 250, optional: true },
+				topic: { type: "string", trim: true, max: 250, pattern: PRINTABLE, optional: true },
 			},
 			async handler(ctx: ChatContext<{ name: string; type: "public" | "private"; topic?: string }>) {
 				const caller = requireCaller(ctx);
@@ -415,7 +416,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 		},
 
 		react: {
-			params: { $$strict: true, id, emoji: { type: "string", trim: true, min: 1, max: 64 } },
+			params: { $$strict: true, id, emoji: { type: "string", trim: true, min: 1, max: 64, pattern: PRINTABLE } },
 			async handler(ctx: ChatContext<{ id: number; emoji: string }>) {
 				const caller = requireCaller(ctx);
 				const row = await this.requireMessage(ctx.params.id);

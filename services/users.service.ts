@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { DataTypes, Op, UniqueConstraintError, type Model, type ModelStatic, type Optional, type WhereOptions } from "sequelize";
 import { requireCaller } from "../lib/caller";
 import { loadSecrets } from "../lib/config";
+import { idParam, PRINTABLE } from "../lib/params";
 import { FieldCipher, randomToken, sha256Hex } from "../lib/crypto";
 import { ConflictError, NotFoundError, UnauthorizedError } from "../lib/errors";
 import { createKeyValueStore, type KeyValueStore } from "../lib/kv-store";
@@ -104,7 +105,6 @@ const REFRESH_TOKEN_ATTRIBUTES = {
 
 const BLACKLIST_PREFIX = "auth:blacklist:";
 const USERNAME_PATTERN = /^[a-z0-9_.-]+$/;
-const idParam = { type: "number", integer: true, positive: true, convert: true } as const;
 
 /** A row as a plain object; Sequelize's typings do not follow `raw: true`. */
 async function findRaw<Row extends object>(
@@ -159,7 +159,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				username: { type: "string", trim: true, lowercase: true, min: 3, max: 32, pattern: USERNAME_PATTERN },
 				email: { type: "email", normalize: true, max: 254 },
 				password: { type: "string", min: 10, max: 256 },
-				displayName: { type: "string", trim: true, min: 1, max: 64, optional: true },
+				displayName: { type: "string", trim: true, min: 1, max: 64, pattern: PRINTABLE, optional: true },
 			},
 			async handler(ctx: UsersContext<{ username: string; email: string; password: string; displayName?: string }>,
 			): Promise<{ user: PublicUser }> {
@@ -201,8 +201,8 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 		login: {
 			params: {
 				$$strict: true,
-				username: { type: "string", trim: true, min: 1, max: 254, optional: true },
-				email: { type: "string", trim: true, min: 1, max: 254, optional: true },
+				username: { type: "string", trim: true, min: 1, max: 254, pattern: PRINTABLE, optional: true },
+				email: { type: "string", trim: true, min: 1, max: 254, pattern: PRINTABLE, optional: true },
 				password: { type: "string", min: 1, max: 256 },
 			},
 			async handler(ctx: UsersContext<{ username?: string; email?: string; password: string }>,

@@ -41,4 +41,16 @@ describe("chat over REST", () => {
 		expect(unread.body.items.map((item) => item.channelId)).toContain(body.channel.id);
 		expect((await rest.get("/api/v1/channels/abc", tokens.amy)).status).toBe(422);
 	});
+
+	it.each([
+		["a login name with a NUL byte", "POST", "/api/v1/auth/login", { username: "amy\u0000", password: "whatever it is" }],
+		["a channel topic with control characters", "POST", "/api/v1/channels", { name: "topical", type: "public", topic: "a\u0000b" }],
+		["an emoji with a NUL byte", "POST", "/api/v1/messages/1/reactions", { emoji: "\u0000" }],
+		["an id beyond the database's integers", "POST", "/api/v1/channels/1/read", { messageId: 1e30 }],
+		["a channel id beyond the database's integers", "GET", "/api/v1/channels/99999999999/messages", undefined],
+	])("answers %s with 422, never a 500", async (_case, method, path, body) => {
+		const answer = await rest.request(method, path, { body, token: tokens.amy });
+		expect(answer.status).toBe(422);
+		expect(answer.body).toMatchObject({ type: "VALIDATION_ERROR" });
+	});
 });
