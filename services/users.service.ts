@@ -78,7 +78,7 @@ interface UsersMethods {
 	findByLogin(login: string): Promise<UserRow | null>;
 	requireUser(id: number): Promise<UserRow>;
 	issueTokens(userId: number, familyId: string): Promise<TokenPair>;
-	revokeFamily(familyId: string): Promise<void>;
+	revokeFamily(familyId: string, reason: string): Promise<void>;
 }
 
 const USER_ATTRIBUTES = {
@@ -239,7 +239,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 					{ where: { id: stored.id, usedAt: { [Op.is]: null }, revokedAt: { [Op.is]: null } } },
 				);
 				if (claimed === 0) {
-					await this.revokeFamily(stored.familyId);
+					await this.revokeFamily(stored.familyId, "Session revoked: its refresh token was used twice");
 					this.logger.warn(`Refresh token reuse detected for user ${stored.userId}: session family revoked`);
 					throw new UnauthorizedError(
 						"Refresh token was already used: every session of this login was signed out",
@@ -264,7 +264,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 						tokenHash: sha256Hex(ctx.params.refreshToken),
 						userId: caller.id,
 					});
-					if (stored) await this.revokeFamily(stored.familyId);
+					if (stored) await this.revokeFamily(stored.familyId, "Signed out");
 				}
 				ctx.emit("users.session.ended", { userId: caller.id, tokenId: caller.tokenId });
 				await disconnectSockets(ctx, { userId: caller.id, tokenId: caller.tokenId, reason: "Signed out" });
@@ -440,7 +440,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 			return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
 		},
 
-		async revokeFamily(familyId: string): Promise<void> {
+		async revokeFamily(familyId: string, reason: string): Promise<void> {
 			// The family's access tokens that are still alive end with it, and so do their sockets.
 			const live = (await this.refreshTokens.findAll({
 				where: { familyId, accessExpiresAt: { [Op.gt]: new Date() } },
@@ -451,7 +451,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				if (!token.accessTokenId || !token.accessExpiresAt) continue;
 				const ttlMs = new Date(token.accessExpiresAt).getTime() - Date.now();
 				if (ttlMs > 0) await this.store.set(BLACKLIST_PREFIX + token.accessTokenId, String(token.userId), ttlMs);
-				await disconnectSockets(this.broker, { userId: token.userId, tokenId: token.accessTokenId, reason: "Session revoked" });
+				await disconnectSockets(this.broker, { userId: token.userId, tokenId: token.accessTokenId, reason });
 			}
 			await this.refreshTokens.update(
 				{ revokedAt: new Date() },
