@@ -1,8 +1,8 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
+import { ACTION_ACCESS, mayCall } from "../lib/access";
 import { intFromEnv } from "../lib/config";
-import type { Permission } from "../lib/permissions";
 import { createPresenceStore, type PresenceStatus, type PresenceStore } from "../lib/presence";
 import type { RateLimiter } from "../lib/rate-limiter";
 import {
@@ -17,23 +17,23 @@ import {
 } from "../lib/realtime";
 import type { RequestMeta, SessionUser } from "../types/users";
 
-/** The actions a socket may `call`, and who may call them (the same rules as their REST routes). */
-export const SOCKET_ACTIONS: Record<string, "user" | Permission> = {
-	"chat.listChannels": "chat:read",
-	"chat.getChannel": "chat:read",
-	"chat.history": "chat:read",
-	"chat.unread": "chat:read",
-	"chat.markRead": "chat:read",
-	"chat.join": "chat:read",
-	"chat.send": "chat:write",
-	"chat.edit": "chat:write",
-	"chat.delete": "chat:write",
-	"chat.react": "chat:write",
-	"chat.typing": "chat:write",
-	"chat.openDirect": "chat:write",
-	"api.presence": "user",
-	"api.setPresence": "user",
-};
+/** The actions a socket may `call`; who may call them is the REST rule of lib/access.ts. */
+export const SOCKET_ACTIONS = [
+	"chat.listChannels",
+	"chat.getChannel",
+	"chat.history",
+	"chat.unread",
+	"chat.markRead",
+	"chat.join",
+	"chat.send",
+	"chat.edit",
+	"chat.delete",
+	"chat.react",
+	"chat.typing",
+	"chat.openDirect",
+	"api.presence",
+	"api.setPresence",
+];
 
 const TYPING_INTERVAL_MS = 2_000;
 
@@ -101,7 +101,7 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 					events: {
 						call: {
 							mappingPolicy: "all",
-							whitelist: Object.keys(SOCKET_ACTIONS),
+							whitelist: SOCKET_ACTIONS,
 							callOptions: { timeout: 15_000 },
 							async onBeforeCall(
 								this: SocketThis,
@@ -116,9 +116,8 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 									setImmediate(() => socket.disconnect(true));
 									throw callError("Access token has expired", "TOKEN_EXPIRED", 401);
 								}
-								const access = SOCKET_ACTIONS[action];
-								if (access !== "user" && !user.permissions.includes(access)) {
-									throw callError(`You need the '${access}' permission`, "FORBIDDEN", 403);
+								if (!mayCall(action, user.permissions)) {
+									throw callError(`You need the '${ACTION_ACCESS[action]}' permission`, "FORBIDDEN", 403);
 								}
 								const budget = await this.socketLimiter.consume(`socket:user:${user.id}`).catch(() => null);
 								if (budget && !budget.allowed) {

@@ -1,51 +1,43 @@
 import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema, type IncomingRequest, type Route } from "moleculer-web";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { ACTION_ACCESS, mayCall } from "../lib/access";
 import { clientIp, trustedProxySet } from "../lib/client-ip";
 import { intFromEnv, listFromEnv } from "../lib/config";
 import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from "../lib/errors";
 import { createKeyValueStore, type KeyValueStore } from "../lib/kv-store";
 import { answerHealth } from "../lib/health-server";
-import type { Permission } from "../lib/permissions";
 import { RateLimiter } from "../lib/rate-limiter";
 import { registerReadinessProbe } from "../lib/readiness";
 import { SocketGatewayMixin, type SocketGatewaySettings } from "../mixins/socket-gateway.mixin";
 import type { RequestMeta, SessionUser } from "../types/users";
 
-/** Who may call a REST route: anyone, any signed-in user, or holders of one permission (RBAC). */
-interface RouteRule {
-	action: string;
-	access: "public" | "user" | Permission;
-}
-
-/** The REST contract of DESIGN §4; the gateway authorises each route before its action runs. */
-const ROUTES: Record<string, RouteRule> = {
-	"POST auth/register": { action: "users.register", access: "public" },
-	"POST auth/login": { action: "users.login", access: "public" },
-	"POST auth/refresh": { action: "users.refresh", access: "public" },
-	"POST auth/logout": { action: "users.logout", access: "user" },
-	"GET users/me": { action: "users.me", access: "user" },
-	"GET users": { action: "users.list", access: "users:read" },
-	"GET users/:id": { action: "users.get", access: "users:read" },
-	"PATCH users/:id/roles": { action: "users.setRoles", access: "users:admin" },
-	"GET channels": { action: "chat.listChannels", access: "chat:read" },
-	"POST channels": { action: "chat.createChannel", access: "chat:channel:create" },
-	"GET channels/unread": { action: "chat.unread", access: "chat:read" },
-	"GET channels/:id": { action: "chat.getChannel", access: "chat:read" },
-	"POST channels/:id/join": { action: "chat.join", access: "chat:read" },
-	"POST channels/:id/members": { action: "chat.addMember", access: "chat:write" },
-	"GET channels/:channelId/messages": { action: "chat.history", access: "chat:read" },
-	"POST channels/:channelId/messages": { action: "chat.send", access: "chat:write" },
-	"POST channels/:channelId/read": { action: "chat.markRead", access: "chat:read" },
-	"POST dms": { action: "chat.openDirect", access: "chat:write" },
-	"PATCH messages/:id": { action: "chat.edit", access: "chat:write" },
-	"DELETE messages/:id": { action: "chat.delete", access: "chat:write" },
-	"POST messages/:id/reactions": { action: "chat.react", access: "chat:write" },
-	"GET presence": { action: "api.presence", access: "user" },
-	"PUT presence": { action: "api.setPresence", access: "user" },
+/** The REST contract of DESIGN §4: route → action. Who may call each action is in lib/access.ts. */
+export const ROUTES: Record<string, string> = {
+	"POST auth/register": "users.register",
+	"POST auth/login": "users.login",
+	"POST auth/refresh": "users.refresh",
+	"POST auth/logout": "users.logout",
+	"GET users/me": "users.me",
+	"GET users": "users.list",
+	"GET users/:id": "users.get",
+	"PATCH users/:id/roles": "users.setRoles",
+	"GET channels": "chat.listChannels",
+	"POST channels": "chat.createChannel",
+	"GET channels/unread": "chat.unread",
+	"GET channels/:id": "chat.getChannel",
+	"POST channels/:id/join": "chat.join",
+	"POST channels/:id/members": "chat.addMember",
+	"GET channels/:channelId/messages": "chat.history",
+	"POST channels/:channelId/messages": "chat.send",
+	"POST channels/:channelId/read": "chat.markRead",
+	"POST dms": "chat.openDirect",
+	"PATCH messages/:id": "chat.edit",
+	"DELETE messages/:id": "chat.delete",
+	"POST messages/:id/reactions": "chat.react",
+	"GET presence": "api.presence",
+	"PUT presence": "api.setPresence",
 };
-
-const RULES_BY_ACTION = new Map(Object.values(ROUTES).map((rule) => [rule.action, rule]));
 
 export interface ApiSettings extends ApiSettingsSchema {
 	rateLimitPerMinute: number;
@@ -158,8 +150,8 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 				authentication: true,
 				authorization: true,
 				mappingPolicy: "restrict",
-				whitelist: [...RULES_BY_ACTION.keys()],
-				aliases: Object.fromEntries(Object.entries(ROUTES).map(([route, rule]) => [route, rule.action])),
+				whitelist: Object.values(ROUTES),
+				aliases: ROUTES,
 				bodyParsers: { json: { strict: true, limit: "64kb" }, urlencoded: false },
 				callOptions: { timeout: 15_000 },
 				onBeforeCall(ctx: Context<unknown, RequestMeta>, _route: Route, req: IncomingRequest) {
@@ -181,10 +173,10 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 		async authenticate(ctx: Context<unknown, RequestMeta>, _route: Route, req: IncomingRequest, res: ServerResponse) {
 			const ip = clientIp(req, this.trusted);
 			const header = req.headers.authorization;
-			const rule = RULES_BY_ACTION.get(req.$alias?.action);
+			const isPublic = ACTION_ACCESS[req.$alias?.action] === "public";
 			if (!header) {
 				await this.enforceRateLimit(`ip:${ip}`, res);
-				if (rule?.access === "public") return null;
+				if (isPublic) return null;
 				throw new UnauthorizedError("Sign in first: send 'Authorization: Bearer <access token>'", "NO_TOKEN");
 			}
 			const [scheme, token] = header.trim().split(/\s+/);
@@ -199,7 +191,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 				// Failed tokens count against the address, so guessing costs the guesser its budget.
 				await this.enforceRateLimit(`ip:${ip}`, res);
 				// A stale token must not lock a client out of the routes that replace it (login, refresh).
-				if (rule?.access === "public") return null;
+				if (isPublic) return null;
 				// resolveToken refuses a token of the wrong shape as a parameter; to the client it is just invalid.
 				if (err instanceof Errors.ValidationError) throw new UnauthorizedError("Access token is not valid", "INVALID_TOKEN");
 				throw err;
@@ -209,11 +201,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 		},
 
 		authorize(ctx: Context<unknown, RequestMeta>, _route: Route, req: IncomingRequest) {
-			const rule = RULES_BY_ACTION.get(req.$alias?.action);
-			if (!rule) throw new ForbiddenError("This route is not open to clients");
-			if (rule.access === "public" || rule.access === "user") return;
-			if (!ctx.meta.user?.permissions.includes(rule.access)) {
-				throw new ForbiddenError(`You need the '${rule.access}' permission`, "FORBIDDEN", { permission: rule.access });
+			const action = req.$alias?.action;
+			if (!mayCall(action, ctx.meta.user?.permissions)) {
+				const access = ACTION_ACCESS[action];
+				if (access === undefined) throw new ForbiddenError("This route is not open to clients");
+				throw new ForbiddenError(`You need the '${access}' permission`, "FORBIDDEN", { permission: access });
 			}
 		},
 
