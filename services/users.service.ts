@@ -74,7 +74,7 @@ interface UsersState {
 type UsersContext<P = unknown> = Context<P, RequestMeta>;
 
 interface UsersMethods {
-	toPublicUser(row: UserRow, viewer?: SessionUser | null): PublicUser;
+	toPublicUser(row: UserRow, showEmail: boolean): PublicUser;
 	findByLogin(login: string): Promise<UserRow | null>;
 	requireUser(id: number): Promise<UserRow>;
 	issueTokens(userId: number, familyId: string): Promise<TokenPair>;
@@ -112,6 +112,11 @@ async function findRaw<Row extends object>(
 	where: WhereOptions<Row>,
 ): Promise<Row | null> {
 	return (await model.findOne({ where, raw: true })) as unknown as Row | null;
+}
+
+/** Emails are shown to their owner and to user admins only. */
+function mayReadEmail(viewer: SessionUser | null | undefined, userId: number): boolean {
+	return Boolean(viewer && (viewer.id === userId || viewer.permissions.includes("users:admin")));
 }
 
 function parseRoles(stored: string): Role[] {
@@ -182,15 +187,14 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 					}
 					throw err;
 				}
-				// The lowest id is the first account ever registered: it becomes the admin, even under a race.
+				// The lowest id is the first account ever registered: it becomes the admin.
 				const firstId = await this.users.min("id");
 				if (firstId === row.id) {
 					await this.users.update({ roles: "admin" }, { where: { id: row.id } });
 					row.roles = "admin";
 				}
-				const user = this.toPublicUser(row, null);
-				user.email = email;
-				await this.entityChanged("created", user, ctx);
+				// No cache to clean: nothing cached depends on who else is registered.
+				const user = this.toPublicUser(row, true);
 				ctx.emit<UserCreatedEvent>("users.user.created", { user });
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/v1/users/${user.id}`;
@@ -219,7 +223,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 					throw new UnauthorizedError("Wrong username, email or password", "INVALID_CREDENTIALS");
 				}
 				const tokens = await this.issueTokens(row.id, randomUUID());
-				return { ...tokens, user: this.toPublicUser(row, { id: row.id } as SessionUser) };
+				return { ...tokens, user: this.toPublicUser(row, true) };
 			},
 		},
 
@@ -276,14 +280,14 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 		me: {
 			async handler(ctx: UsersContext): Promise<PublicUser> {
 				const caller = requireCaller(ctx);
-				return this.toPublicUser(await this.requireUser(caller.id), caller);
+				return this.toPublicUser(await this.requireUser(caller.id), true);
 			},
 		},
 
 		get: {
 			params: { $$strict: true, id: idParam },
 			async handler(ctx: UsersContext<{ id: number }>): Promise<PublicUser> {
-				return this.toPublicUser(await this.requireUser(ctx.params.id), ctx.meta.user);
+				return this.toPublicUser(await this.requireUser(ctx.params.id), mayReadEmail(ctx.meta.user, ctx.params.id));
 			},
 		},
 
@@ -304,7 +308,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				})) as unknown as UserRow[];
 				const page = rows.slice(0, ctx.params.limit);
 				return {
-					items: page.map((row) => this.toPublicUser(row, ctx.meta.user)),
+					items: page.map((row) => this.toPublicUser(row, mayReadEmail(ctx.meta.user, row.id))),
 					nextCursor: rows.length > ctx.params.limit ? encodeCursor(page[page.length - 1].id) : null,
 				};
 			},
@@ -328,7 +332,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				}
 				const roles = ROLES.filter((role) => ctx.params.roles.includes(role));
 				await this.users.update({ roles: roles.join(",") }, { where: { id: row.id } });
-				const user = this.toPublicUser({ ...row, roles: roles.join(",") }, caller);
+				const user = this.toPublicUser({ ...row, roles: roles.join(",") }, true);
 				// Cleans the cached sessions everywhere, so the new permissions apply to the next request.
 				await this.entityChanged("updated", user, ctx);
 				ctx.emit<UserRolesChangedEvent>("users.user.rolesChanged", { user, previousRoles, changedBy: caller.id });
@@ -398,7 +402,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 	},
 
 	methods: {
-		toPublicUser(row: UserRow, viewer?: SessionUser | null): PublicUser {
+		toPublicUser(row: UserRow, showEmail: boolean): PublicUser {
 			const user: PublicUser = {
 				id: row.id,
 				username: row.username,
@@ -406,7 +410,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, DbServiceThis & U
 				roles: parseRoles(row.roles),
 				createdAt: new Date(row.createdAt).toISOString(),
 			};
-			if (viewer && (viewer.id === row.id || viewer.permissions?.includes("users:admin"))) {
+			if (showEmail) {
 				user.email = this.cipher.decrypt(row.emailCiphertext, "users.email");
 			}
 			return user;
