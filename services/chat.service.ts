@@ -90,6 +90,7 @@ interface ChatMethods {
 	requireMessage(id: number): Promise<MessageRow>;
 	addMember(channel: ChannelRow, userId: number, role: MemberRole): Promise<void>;
 	channelView(row: ChannelRow): Promise<ChannelView>;
+	channelViews(rows: ChannelRow[]): Promise<ChannelView[]>;
 	messageViews(rows: MessageRow[]): Promise<MessageView[]>;
 	messageView(row: MessageRow): Promise<MessageView>;
 	seal(channelId: number, text: string): { body: string; keyId: string };
@@ -250,9 +251,8 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 						order: [["id", "ASC"]],
 					}),
 				);
-				const items = await Promise.all(
-					rows.map(async (row) => ({ ...(await this.channelView(row)), member: memberOf.includes(row.id) })),
-				);
+				const joined = new Set(memberOf);
+				const items = (await this.channelViews(rows)).map((view) => ({ ...view, member: joined.has(view.id) }));
 				return { items };
 			},
 		},
@@ -547,18 +547,30 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 		},
 
 		async channelView(row: ChannelRow): Promise<ChannelView> {
-			const view: ChannelView = {
-				id: row.id,
-				type: row.type,
-				name: row.name,
-				topic: row.topic,
-				createdBy: row.createdBy,
-				createdAt: new Date(row.createdAt).toISOString(),
-			};
-			if (row.type === "direct") {
-				view.memberIds = (await plain(this.members.findAll({ where: { channelId: row.id } }))).map((m) => m.userId);
+			return (await this.channelViews([row]))[0];
+		},
+
+		async channelViews(rows: ChannelRow[]): Promise<ChannelView[]> {
+			// One query for the people of every direct conversation in the list.
+			const directIds = rows.filter((row) => row.type === "direct").map((row) => row.id);
+			const directMembers = new Map<number, number[]>();
+			if (directIds.length > 0) {
+				for (const member of await plain(this.members.findAll({ where: { channelId: { [Op.in]: directIds } } }))) {
+					directMembers.set(member.channelId, [...(directMembers.get(member.channelId) ?? []), member.userId]);
+				}
 			}
-			return view;
+			return rows.map((row) => {
+				const view: ChannelView = {
+					id: row.id,
+					type: row.type,
+					name: row.name,
+					topic: row.topic,
+					createdBy: row.createdBy,
+					createdAt: new Date(row.createdAt).toISOString(),
+				};
+				if (row.type === "direct") view.memberIds = directMembers.get(row.id) ?? [];
+				return view;
+			});
 		},
 
 		async messageViews(rows: MessageRow[]): Promise<MessageView[]> {

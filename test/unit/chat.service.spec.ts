@@ -95,6 +95,8 @@ describe("chat service", () => {
 			expect(again.id).toBe(first.id);
 			expect(first).toMatchObject({ type: "direct", name: null });
 			expect(first.memberIds?.sort()).toEqual([people.amy.id, people.bob.id].sort());
+			const listed = await as<{ items: ChannelView[] }>(people.bob, "chat.listChannels");
+			expect(listed.items.find((c) => c.id === first.id)?.memberIds?.sort()).toEqual([people.amy.id, people.bob.id].sort());
 			expect(await refused(as(people.amy, "chat.addMember", { id: first.id, userId: people.cat.id }))).toMatchObject({
 				type: "DIRECT_CHANNEL",
 			});
