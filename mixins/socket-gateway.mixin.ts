@@ -105,7 +105,7 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 							callOptions: { timeout: 15_000 },
 							async onBeforeCall(
 								this: SocketThis,
-								ctx: Context<unknown, RequestMeta>,
+								_ctx: Context<unknown, RequestMeta>,
 								socket: UserSocket,
 								action: string,
 								params: { channelId?: number } | null,
@@ -133,7 +133,6 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 									}
 									socket.data[key] = Date.now();
 								}
-								ctx.meta.clientIp = socket.handshake.address;
 							},
 						},
 					},

@@ -154,9 +154,6 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 				aliases: ROUTES,
 				bodyParsers: { json: { strict: true, limit: "64kb" }, urlencoded: false },
 				callOptions: { timeout: 15_000 },
-				onBeforeCall(ctx: Context<unknown, RequestMeta>, _route: Route, req: IncomingRequest) {
-					ctx.meta.clientIp = clientIp(req, (this as unknown as ApiState).trusted);
-				},
 			},
 		],
 		onError(this: unknown, req: IncomingMessage, res: ServerResponse, err: GatewayError) {

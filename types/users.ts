@@ -25,7 +25,6 @@ export interface SessionUser {
 
 export interface RequestMeta {
 	user?: SessionUser | null;
-	clientIp?: string;
 	/** Read by moleculer-web to set the HTTP status of a successful answer. */
 	$statusCode?: number;
 	/** Read by moleculer-web for the Location header of a 201 answer. */
