@@ -2,6 +2,7 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
 import { ACTION_ACCESS, mayCall } from "../lib/access";
+import { toClientError, type ClientErrorBody, type GatewayError } from "../lib/client-errors";
 import { intFromEnv } from "../lib/config";
 import { createPresenceStore, type PresenceStatus, type PresenceStore } from "../lib/presence";
 import type { RateLimiter } from "../lib/rate-limiter";
@@ -57,6 +58,7 @@ interface SocketState {
 }
 
 interface SocketMethods {
+	socketOnError(err: GatewayError, respond: (error: ClientErrorBody) => void): void;
 	socketAuthorize(socket: Socket): Promise<SessionUser>;
 	trackSocket(socket: Socket, user: SessionUser): Promise<void>;
 	announcePresence(userId: number): Promise<void>;
@@ -197,6 +199,12 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 	},
 
 	methods: {
+		// moleculer-io answers with the error's own message and data: SQL of a failed query, or the rejected
+		// values fastest-validator echoes. Sockets get the same sanitised answers as REST.
+		socketOnError(err: GatewayError, respond: (error: ClientErrorBody) => void) {
+			respond(toClientError(err));
+		},
+
 		async socketAuthorize(socket: Socket): Promise<SessionUser> {
 			const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
 			if (typeof token !== "string" || token.length === 0) {

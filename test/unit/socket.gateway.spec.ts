@@ -79,6 +79,13 @@ describe("socket gateway", () => {
 			await expect(call(amy, "users.resolveToken", { token: tokens.amy })).rejects.toMatchObject({ name: "ServiceNotFoundError" });
 		});
 
+		it("answers bad parameters like REST does: the fields and reasons, never the rejected values", async () => {
+			const rejected = "leaked-".repeat(600);
+			const err = await call(amy, "chat.send", { channelId: general.id, text: rejected }).catch((e: unknown) => e);
+			expect(err).toMatchObject({ code: 422, type: "VALIDATION_ERROR", data: [{ field: "text", type: "stringMax" }] });
+			expect(JSON.stringify(err)).not.toContain("leaked-");
+		});
+
 		it("refuses calls once the socket's access token has expired, and drops the socket", async () => {
 			const shortLived = signAccessToken(ids.amy, process.env.JWT_SECRET!, 1).token;
 			const socket = await connected(track(open(url, shortLived)));

@@ -1,0 +1,42 @@
+import { Errors } from "moleculer";
+
+export type GatewayError = Error & { code?: number; type?: string; data?: unknown; status?: number };
+
+export interface ClientErrorBody {
+	name: string;
+	message: string;
+	code: number;
+	type: string;
+	data?: unknown;
+}
+
+/** Turns any error into an answer a client can act on, without stack traces, SQL or echoed secrets. */
+export function toClientError(err: GatewayError): ClientErrorBody {
+	switch (err.type) {
+		case "entity.parse.failed":
+			return { name: "BadRequestError", message: "Request body is not valid JSON", code: 400, type: "INVALID_JSON" };
+		case "entity.too.large":
+			return { name: "PayloadTooLargeError", message: "Request body is too large", code: 413, type: "PAYLOAD_TOO_LARGE" };
+		case "encoding.unsupported":
+		case "charset.unsupported":
+			return { name: "UnsupportedMediaTypeError", message: err.message, code: 415, type: "UNSUPPORTED_MEDIA_TYPE" };
+	}
+	const code = typeof err.code === "number" ? err.code : (err.status ?? 500);
+	if (err instanceof Errors.ValidationError) {
+		// fastest-validator echoes the rejected value in `actual`: it may be a password.
+		const fields = Array.isArray(err.data)
+			? (err.data as Array<Record<string, unknown>>).map(({ field, type, message }) => ({ field, type, message }))
+			: undefined;
+		return { name: err.name, message: "Parameters validation error!", code: 422, type: "VALIDATION_ERROR", data: fields };
+	}
+	if (code >= 400 && code < 500) {
+		return { name: err.name, message: err.message, code, type: err.type ?? "BAD_REQUEST", data: err.data };
+	}
+	if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError || code === 503) {
+		return { name: "ServiceUnavailableError", message: "Service is temporarily unavailable", code: 503, type: "SERVICE_UNAVAILABLE" };
+	}
+	if (err instanceof Errors.RequestTimeoutError || code === 504) {
+		return { name: "GatewayTimeoutError", message: "The request timed out", code: 504, type: "TIMEOUT" };
+	}
+	return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
+}
