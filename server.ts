@@ -1,4 +1,5 @@
 import { ServiceBroker, type ServiceSchema } from "moleculer";
+import type { AddressInfo } from "node:net";
 import { intFromEnv, listFromEnv, loadSecrets } from "./lib/config";
 import { startHealthServer } from "./lib/health-server";
 import brokerOptions from "./moleculer.config";
@@ -37,7 +38,9 @@ async function main(): Promise<void> {
 	// The broker stops its services itself on SIGINT/SIGTERM and then ends the process.
 	if (!schemas.includes(SERVICE_SCHEMAS.api)) {
 		const fallback = HEALTH_PORTS[schemas[0]?.name ?? ""] ?? 8086;
-		await startHealthServer(broker, intFromEnv(process.env.HEALTH_PORT, fallback, "HEALTH_PORT"));
+		const server = await startHealthServer(broker, intFromEnv(process.env.HEALTH_PORT, fallback, "HEALTH_PORT"));
+		const { address, port } = server.address() as AddressInfo;
+		broker.logger.info(`Health and metrics listening on http://${address}:${port}`);
 	}
 	if (process.argv.includes("--repl")) await broker.repl();
 }

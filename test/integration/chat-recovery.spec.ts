@@ -30,7 +30,13 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 		JWT_SECRET: process.env.JWT_SECRET!,
 		DATA_KEY: process.env.DATA_KEY!,
 	};
-	const chatNode = new NodeProcess("chat node", { ...sharedEnv, SERVICES: "chat", NODE_ID: "chat-1", CHAT_DB_URI: chatDb.uri });
+	const chatNode = new NodeProcess("chat node", {
+		...sharedEnv,
+		SERVICES: "chat",
+		NODE_ID: "chat-1",
+		CHAT_DB_URI: chatDb.uri,
+		HEALTH_PORT: "0",
+	});
 	const gatewayB = new NodeProcess("gateway B", {
 		...sharedEnv,
 		SERVICES: "api",
@@ -43,6 +49,7 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 	let nodes: ServiceBroker[] = [];
 	let gatewayA: RestClient;
 	let gatewayBUrl: string;
+	let chatHealthUrl: string;
 
 	beforeAll(async () => {
 		await Promise.all([usersDb.create(), chatDb.create()]);
@@ -51,7 +58,7 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 			clusterBroker(namespace, "gateway-a", [apiService({ redisUrl: servers.redis, presenceTtlMs: PRESENCE_TTL_MS })]),
 		];
 		await Promise.all(nodes.map((node) => node.start()));
-		await chatNode.start();
+		chatHealthUrl = `http://127.0.0.1:${(await chatNode.start()).healthPort}`;
 		gatewayBUrl = `http://127.0.0.1:${(await gatewayB.start()).port}`;
 		await nodes[1].waitForServices(["users", "chat"], 15_000);
 		gatewayA = new RestClient(gatewayUrl(nodes[1]));
@@ -64,6 +71,14 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 		await Promise.all(nodes.map((node) => node.stop()));
 		await Promise.all([usersDb.drop(), chatDb.drop()]);
 		await clearRedisNamespace(namespace);
+	});
+
+	it("serves the chat node's own readiness and metrics on its health listener", async () => {
+		const ready = await fetch(`${chatHealthUrl}/health/ready`, { signal: AbortSignal.timeout(5_000) });
+		expect(ready.status).toBe(200);
+		expect(await ready.json()).toMatchObject({ status: "ready", nodeID: "chat-1", checks: { transporter: true, "database:chat": true } });
+		const metrics = await (await fetch(`${chatHealthUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+		expect(metrics).toMatch(/moleculer_broker_started\{[^}]*nodeID="chat-1"[^}]*\} 1/);
 	});
 
 	it("delivers every message exactly once when the chat node is killed and restarted while a client keeps sending", async () => {

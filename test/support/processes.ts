@@ -18,8 +18,8 @@ export class NodeProcess {
 		return this.log;
 	}
 
-	/** Starts the node and resolves once its broker has started (and, for a gateway, with its port). */
-	async start(timeoutMs = 20_000): Promise<{ port?: number }> {
+	/** Starts the node; resolves once its broker started, with the gateway's port or the health listener's. */
+	async start(timeoutMs = 20_000): Promise<{ port?: number; healthPort?: number }> {
 		if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run 'npm run build' (npm test does) first`);
 		this.log = "";
 		const child = spawn(process.execPath, [SERVER], {
@@ -30,13 +30,15 @@ export class NodeProcess {
 		child.stdout?.on("data", (chunk: Buffer) => (this.log += chunk.toString()));
 		child.stderr?.on("data", (chunk: Buffer) => (this.log += chunk.toString()));
 		const deadline = Date.now() + timeoutMs;
-		while (!this.log.includes("started successfully")) {
+		const ready = () => this.log.includes("started successfully") && /listening on http/.test(this.log);
+		while (!ready()) {
 			if (child.exitCode !== null) throw new Error(`${this.name} exited during start:\n${this.log}`);
 			if (Date.now() > deadline) throw new Error(`${this.name} did not start in ${timeoutMs} ms:\n${this.log}`);
 			await new Promise((r) => setTimeout(r, 50));
 		}
 		const port = /API Gateway listening on http:\/\/[^:]+:(\d+)/.exec(this.log)?.[1];
-		return { port: port ? Number(port) : undefined };
+		const healthPort = /Health and metrics listening on http:\/\/[^:]+:(\d+)/.exec(this.log)?.[1];
+		return { port: port ? Number(port) : undefined, healthPort: healthPort ? Number(healthPort) : undefined };
 	}
 
 	/** Ends the process at once, as a crash or an OOM kill would: nothing is released or flushed. */
