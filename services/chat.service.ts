@@ -91,6 +91,7 @@ interface ChatMethods {
 	addMember(channel: ChannelRow, userId: number, role: MemberRole): Promise<void>;
 	channelView(row: ChannelRow): Promise<ChannelView>;
 	channelViews(rows: ChannelRow[]): Promise<ChannelView[]>;
+	unreadOf(userId: number, memberships: MemberRow[]): Promise<UnreadView[]>;
 	messageViews(rows: MessageRow[]): Promise<MessageView[]>;
 	messageView(row: MessageRow): Promise<MessageView>;
 	seal(channelId: number, text: string): { body: string; keyId: string };
@@ -446,7 +447,9 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 					{ lastReadMessageId: ctx.params.messageId },
 					{ where: { channelId: ctx.params.channelId, userId: caller.id, lastReadMessageId: { [Op.lt]: ctx.params.messageId } } },
 				);
-				return ctx.call("chat.unread");
+				// Only this channel's counts changed: the client keeps the others from `unread`.
+				const member = await this.membership(ctx.params.channelId, caller.id);
+				return { items: await this.unreadOf(caller.id, member ? [member] : []) };
 			},
 		},
 
@@ -455,23 +458,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 			async handler(ctx: ChatContext): Promise<{ items: UnreadView[] }> {
 				const caller = requireCaller(ctx);
 				const memberships = await plain(this.members.findAll({ where: { userId: caller.id }, order: [["channelId", "ASC"]] }));
-				const items = await Promise.all(
-					memberships.map(async (m) => ({
-						channelId: m.channelId,
-						unread: await this.messages.count({
-							where: {
-								channelId: m.channelId,
-								id: { [Op.gt]: m.lastReadMessageId },
-								userId: { [Op.ne]: caller.id },
-								deletedAt: { [Op.is]: null },
-							},
-						}),
-						mentions: await this.mentions.count({
-							where: { channelId: m.channelId, userId: caller.id, messageId: { [Op.gt]: m.lastReadMessageId } },
-						}),
-					})),
-				);
-				return { items };
+				return { items: await this.unreadOf(caller.id, memberships) };
 			},
 		},
 
@@ -544,6 +531,25 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, DbServiceThis & Chat
 				.catch((err: unknown) => {
 					if (!(err instanceof UniqueConstraintError)) throw err;
 				});
+		},
+
+		unreadOf(userId: number, memberships: MemberRow[]): Promise<UnreadView[]> {
+			return Promise.all(
+				memberships.map(async (m) => ({
+					channelId: m.channelId,
+					unread: await this.messages.count({
+						where: {
+							channelId: m.channelId,
+							id: { [Op.gt]: m.lastReadMessageId },
+							userId: { [Op.ne]: userId },
+							deletedAt: { [Op.is]: null },
+						},
+					}),
+					mentions: await this.mentions.count({
+						where: { channelId: m.channelId, userId, messageId: { [Op.gt]: m.lastReadMessageId } },
+					}),
+				})),
+			);
 		},
 
 		async channelView(row: ChannelRow): Promise<ChannelView> {

@@ -204,7 +204,8 @@ describe("chat service", () => {
 			expect(await unreadOf()).toEqual({ channelId: quiet.id, unread: 1, mentions: 1 });
 			await as(people.cat, "chat.markRead", { channelId: quiet.id, messageId: first.id });
 			expect(await unreadOf()).toEqual({ channelId: quiet.id, unread: 1, mentions: 1 });
-			await as(people.cat, "chat.markRead", { channelId: quiet.id, messageId: later.id });
+			const answer = await as<{ items: UnreadView[] }>(people.cat, "chat.markRead", { channelId: quiet.id, messageId: later.id });
+			expect(answer.items).toEqual([{ channelId: quiet.id, unread: 0, mentions: 0 }]);
 			expect(await unreadOf()).toEqual({ channelId: quiet.id, unread: 0, mentions: 0 });
 			expect(second.id).toBeLessThan(later.id);
 		});
