@@ -1,7 +1,8 @@
 import type { BrokerOptions, Errors, LoggerConfig } from "moleculer";
 import { hostname } from "node:os";
+import { ScrapedPrometheusReporter } from "./broker/metrics";
+import { AccessMiddleware } from "./broker/middlewares/access.middleware";
 import { intFromEnv } from "./lib/config";
-import { ScrapedPrometheusReporter } from "./lib/metrics";
 
 type Env = Record<string, string | undefined>;
 
@@ -86,6 +87,26 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 		bulkhead: { enabled: true, concurrency: 100, maxQueueSize: 1_000 },
 		validator: true,
 		errorHandler: undefined,
+		// Moleculer's own middlewares in its order, innermost first, with Colony's placed where they must run:
+		// access is judged before a cached answer could be served to a caller who may not have it.
+		internalMiddlewares: false,
+		middlewares: [
+			"ActionHook",
+			"Validator",
+			"Bulkhead",
+			"Cacher",
+			AccessMiddleware,
+			"ContextTracker",
+			"CircuitBreaker",
+			"Timeout",
+			"Retry",
+			"Fallback",
+			"ErrorHandler",
+			"Tracing",
+			"Metrics",
+			"Debounce",
+			"Throttle",
+		],
 		metrics: {
 			enabled: env.METRICS !== "false",
 			reporter: [

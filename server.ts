@@ -1,11 +1,11 @@
 import { ServiceBroker, type ServiceSchema } from "moleculer";
 import type { AddressInfo } from "node:net";
 import { intFromEnv, listFromEnv, loadSecrets } from "./lib/config";
-import { startHealthServer } from "./lib/health-server";
+import { startHealthServer } from "./broker/health";
 import brokerOptions from "./moleculer.config";
-import ApiService from "./services/api.service";
-import ChatService from "./services/chat.service";
-import UsersService from "./services/users.service";
+import ApiService from "./services/api/api.service";
+import ChatService from "./services/chat/chat.service";
+import UsersService from "./services/users/users.service";
 
 /** Every service this codebase can run, by the name `SERVICES` uses. */
 export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {

@@ -1,11 +1,6 @@
-/** The error body the gateway answers with (moleculer-web's shape), also what a socket `call` acks on failure. */
-export interface ErrorBody {
-	name?: string;
-	message?: string;
-	code?: number;
-	type?: string;
-	data?: unknown;
-}
+import type { ErrorBody } from "../types/contract";
+
+export type { ErrorBody };
 
 /**
  * Any failure of a Colony call, over REST or the socket. `status` is the HTTP status (0 when no answer came:
@@ -36,6 +31,7 @@ export class ColonyApiError extends Error {
 	}
 }
 
-function isErrorBody(value: unknown): value is ErrorBody {
+// What arrived may be any JSON (a proxy's error page, say): each field is checked before it is used.
+function isErrorBody(value: unknown): value is Partial<ErrorBody> {
 	return typeof value === "object" && value !== null;
 }

@@ -1,5 +1,6 @@
 import { io, type ManagerOptions, type Socket } from "socket.io-client";
 import type { ChatTypingEvent, MessageView } from "../types/chat";
+import { MAX_MESSAGE_LENGTH, type PresenceStatus } from "../types/contract";
 import { ColonyApiError, type ErrorBody } from "./errors";
 import { Outbox, type OutboxItem } from "./outbox";
 import { MemoryOutboxStorage, type OutboxStorage } from "./storage";
@@ -26,7 +27,7 @@ export interface TokenRequest {
 /** Gives the token for each (re)connection; `ColonyRestClient.tokenProvider()` is one. */
 export type AccessTokenProvider = (request: TokenRequest) => string | Promise<string>;
 
-export type PresenceStatus = "online" | "away" | "offline";
+export type { PresenceStatus };
 
 /** What `on()` offers: the server's events (DESIGN §5) and the bridge's own. */
 export interface BridgeEvents {
@@ -81,8 +82,7 @@ interface MessagePage {
 	nextCursor: string | null;
 }
 
-/** The chat service's limit, repeated here: the SDK ships to browsers and cannot import services/. */
-export const MAX_MESSAGE_LENGTH = 4_000;
+export { MAX_MESSAGE_LENGTH };
 
 // Worth retrying later: the message itself is fine, the connection, the session or the platform is not.
 const TRANSIENT_TYPES = new Set([

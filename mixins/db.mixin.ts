@@ -1,22 +1,19 @@
-import type { Context, Logger, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, Service, ServiceBroker, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import DbService from "moleculer-db";
 import SequelizeDbAdapter from "moleculer-db-adapter-sequelize";
-import type { QueryInterface, Sequelize } from "sequelize";
-import { SequelizeStorage, Umzug } from "umzug";
+import type { Sequelize, Transaction } from "sequelize";
+import { registerReadinessProbe, unregisterReadinessProbe } from "../broker/readiness";
 import { databaseUri } from "../lib/config";
-import { createSequelize, redactUri } from "../lib/database";
-import { registerReadinessProbe, unregisterReadinessProbe } from "../lib/readiness";
+import { migrate, type Migration } from "../lib/db/migrate";
+import { createSequelize, redactUri } from "../lib/db/sequelize";
+import { inTransaction } from "../lib/db/transactions";
 
-export interface Migration {
-	name: string;
-	up(queryInterface: QueryInterface): Promise<void>;
-	down(queryInterface: QueryInterface): Promise<void>;
-}
-
-export interface DbMixinOptions {
+export interface DbMixinOptions<Tables> {
 	/** Names the database (`<SERVICE>_DB_URI`, `data/<service>.sqlite`) and the migration table. */
 	database: string;
 	migrations: Migration[];
+	/** The service's tables on its connection; the schema itself is owned by the migrations. */
+	defineTables(db: Sequelize): Tables;
 }
 
 export interface DbSettings extends ServiceSettingSchema {
@@ -25,109 +22,89 @@ export interface DbSettings extends ServiceSettingSchema {
 	databaseUri?: string;
 }
 
-export interface DbAdapterHandle {
-	db: Sequelize;
-	disconnect(): Promise<void>;
-}
-
 /** What a service mixing in the db mixin can use on `this`. */
-export interface DbServiceThis {
-	adapter: DbAdapterHandle;
+export interface DbServiceThis<Tables> {
 	database: Sequelize;
+	tables: Tables;
+	/** Runs `work` in one transaction of the service's database (see lib/db/transactions). */
+	transaction<T>(work: (transaction: Transaction) => Promise<T>): Promise<T>;
+	/** Cleans this service's cached answers on every node (moleculer-db broadcasts `cache.clean.<service>`). */
 	entityChanged(type: "created" | "updated" | "removed", json: unknown, ctx: Context): Promise<void>;
-	clearCache(): Promise<void>;
 }
 
-type ServiceThis = Service<DbSettings> & DbServiceThis;
-
-/** The moleculer-db Sequelize adapter, connecting to the URI the service resolves when it starts. */
+/**
+ * moleculer-db's Sequelize adapter as connection holder: it opens the service's database from its URI, and
+ * moleculer-db retries the connection until the database answers. No model is synced: migrations own the schema.
+ */
 class ServiceSequelizeAdapter extends SequelizeDbAdapter {
-	declare opts: unknown[];
 	declare db: Sequelize;
 
 	constructor(private readonly uri: string) {
 		super({});
 	}
 
+	override init(broker: ServiceBroker, service: Service): void {
+		// The base class insists on a `model` in the schema; tables are defined by the service itself.
+		Object.assign(this, { broker, service });
+	}
+
 	override async connect(): Promise<void> {
 		// A failed start is retried by moleculer-db with a new connection; do not leave the old pool open.
 		await this.db?.close().catch(() => undefined);
-		// noSync: the schema is owned by the migrations, never by model.sync().
-		this.opts = [createSequelize(this.uri), undefined, undefined, { noSync: true }];
-		return super.connect();
+		this.db = createSequelize(this.uri);
+		await this.db.authenticate();
 	}
 }
 
-/** Applies the migrations not yet recorded in `<database>_migrations`, in order; applied ones are never rerun. */
-export async function migrate(db: Sequelize, options: DbMixinOptions, logger: Logger): Promise<void> {
-	const umzug = new Umzug({
-		migrations: options.migrations.map((migration) => ({
-			name: migration.name,
-			up: ({ context }: { context: QueryInterface }) => migration.up(context),
-			down: ({ context }: { context: QueryInterface }) => migration.down(context),
-		})),
-		context: db.getQueryInterface(),
-		storage: new SequelizeStorage({ sequelize: db, tableName: `${options.database}_migrations` }),
-		logger: { info: (m) => logger.info("migration", m), warn: (m) => logger.warn(m), error: (m) => logger.error(m), debug: () => undefined },
-	});
-	if (db.getDialect() !== "mysql") {
-		await umzug.up();
-		return;
-	}
-	// Several replicas may start at once against one server database: a named lock runs the migrations once.
-	const lockName = `colony_migrations_${options.database}`;
-	await db.transaction(async (transaction) => {
-		await db.query("SELECT GET_LOCK(?, 60)", { replacements: [lockName], transaction });
-		try {
-			await umzug.up();
-		} finally {
-			await db.query("SELECT RELEASE_LOCK(?)", { replacements: [lockName], transaction });
-		}
-	});
+interface MixinThis<Tables> extends Service<DbSettings>, DbServiceThis<Tables> {
+	adapter: ServiceSequelizeAdapter;
 }
 
 /**
- * moleculer-db on Sequelize, one database per service: dialect from the service's DB URI, schema from
- * versioned migrations, cached answers of the service cleaned on every node when its entities change.
+ * One database per service: dialect from the service's DB URI, schema from versioned migrations, typed tables
+ * on `this.tables`, and the service's cached answers cleaned on every node when its entities change.
  * The generic CRUD actions of moleculer-db are switched off: each service publishes its own contract.
  */
-export function createDbMixin(options: DbMixinOptions): Partial<ServiceSchema> {
-	const schema: Partial<ServiceSchema<DbSettings, Record<string, never>, DbServiceThis>> & {
-		afterConnected(this: ServiceThis): Promise<void>;
+export function createDbMixin<Tables>(options: DbMixinOptions<Tables>): Partial<ServiceSchema> {
+	const cleanCache = function (this: MixinThis<Tables>) {
+		return this.broker.cacher?.clean(`${this.fullName}.**`);
+	};
+	const schema: Partial<ServiceSchema<DbSettings, Record<string, never>, MixinThis<Tables>>> & {
+		merged(this: unknown, merged: ServiceSchema): void;
+		afterConnected(this: MixinThis<Tables>): Promise<void>;
 	} = {
 		mixins: [DbService as unknown as Partial<ServiceSchema>],
 		settings: { cacheCleanEventType: "broadcast" },
-		actions: {
-			find: false,
-			count: false,
-			list: false,
-			create: false,
-			insert: false,
-			get: false,
-			update: false,
-			remove: false,
-		},
-		events: {
-			[`cache.clean.${options.database}`]() {
-				return this.broker.cacher?.clean(`${this.fullName}.**`);
+		actions: { find: false, count: false, list: false, create: false, insert: false, get: false, update: false, remove: false },
+		methods: {
+			transaction<T>(this: MixinThis<Tables>, work: (transaction: Transaction) => Promise<T>): Promise<T> {
+				return inTransaction(this.database, work);
 			},
 		},
-		created() {
+		// moleculer-db broadcasts `cache.clean.<fullName>`: the listener takes its name from the same place.
+		merged(merged: ServiceSchema) {
+			const fullName = merged.version === undefined ? merged.name : `v${merged.version}.${merged.name}`;
+			merged.events = { ...merged.events, [`cache.clean.${fullName}`]: cleanCache };
+		},
+		created(this: MixinThis<Tables>) {
 			const uri = this.settings.databaseUri ?? databaseUri(options.database);
 			const adapter = new ServiceSequelizeAdapter(uri);
 			adapter.init(this.broker, this);
 			this.adapter = adapter;
 			this.logger.info(`Database of ${this.name}: ${redactUri(uri)}`);
 		},
-		async afterConnected() {
+		async afterConnected(this: MixinThis<Tables>) {
 			this.database = this.adapter.db;
-			await migrate(this.database, options, this.logger);
+			// Readers and the writer of an embedded database do not wait for each other (the mode stays with the file).
+			if (this.database.getDialect() === "sqlite") await this.database.query("PRAGMA journal_mode = WAL");
+			await migrate(this.database, options.database, options.migrations, this.logger);
+			this.tables = options.defineTables(this.database);
 			registerReadinessProbe(this.broker, `database:${options.database}`, async () => {
 				await this.database.authenticate();
 				return true;
 			});
 		},
-		stopped() {
+		stopped(this: MixinThis<Tables>) {
 			unregisterReadinessProbe(this.broker, `database:${options.database}`);
 		},
 	};

@@ -1,4 +1,4 @@
-import type { Permission, Role } from "../lib/permissions";
+import type { Permission, Role } from "../lib/auth/permissions";
 
 /** A user as every API answer shows it: never the password hash or the encrypted email. */
 export interface PublicUser {
@@ -23,12 +23,27 @@ export interface SessionUser {
 	tokenExpiresAt: number;
 }
 
+/** Set by the gateway on the call a client made (REST or socket), so the access middleware judges that call only. */
+export interface ClientCall {
+	via: "rest" | "socket";
+	/** The action the client called; calls it makes in turn are internal. */
+	action: string;
+}
+
 export interface RequestMeta {
 	user?: SessionUser | null;
+	$client?: ClientCall;
+	/** The socket a socket call came from. */
+	$socketId?: string;
 	/** Read by moleculer-web to set the HTTP status of a successful answer. */
 	$statusCode?: number;
 	/** Read by moleculer-web for the Location header of a 201 answer. */
 	$location?: string;
+}
+
+/** The meta of an action open to signed-in users only: the access middleware guarantees the caller. */
+export interface CallerMeta extends RequestMeta {
+	user: SessionUser;
 }
 
 export interface TokenPair {

@@ -1,5 +1,5 @@
 import type { ServiceBroker } from "moleculer";
-import { signAccessToken } from "../../lib/tokens";
+import { signAccessToken } from "../../lib/auth/tokens";
 import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { apiService, gatewayUrl, RestClient, usersService } from "../support/platform";

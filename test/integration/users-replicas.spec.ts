@@ -1,5 +1,5 @@
 import type { ServiceBroker } from "moleculer";
-import { usersMigrations } from "../../migrations/users";
+import { usersMigrations } from "../../services/users/migrations";
 import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { apiService, gatewayUrl, RestClient, usersService } from "../support/platform";

@@ -1,11 +1,12 @@
 import { ServiceBroker, type BrokerOptions, type ServiceSchema } from "moleculer";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import ApiService, { type ApiSettings } from "../../services/api.service";
-import type { SocketGatewaySettings } from "../../mixins/socket-gateway.mixin";
-import ChatService, { type ChatSettings } from "../../services/chat.service";
-import UsersService, { type UsersSettings } from "../../services/users.service";
+import ApiService, { type ApiSettings } from "../../services/api/api.service";
+import type { SocketGatewaySettings } from "../../services/api/socket-gateway.mixin";
+import ChatService, { type ChatSettings } from "../../services/chat/chat.service";
+import UsersService, { type UsersSettings } from "../../services/users/users.service";
 import type { TokenPair } from "../../types/users";
+import { createBrokerOptions } from "../../moleculer.config";
 
 /** Cheap argon2 cost for tests: the same code path, a fraction of the time. */
 export const TEST_PASSWORD_COST = { memoryCost: 1_024, timeCost: 1 };
@@ -37,8 +38,12 @@ export function apiService(settings: Partial<ApiSettings & SocketGatewaySettings
 	};
 }
 
+/** A broker with production's options (middlewares, retries, validation), in-process, silent, memory cache. */
 export function testBroker(options: BrokerOptions = {}): ServiceBroker {
-	return new ServiceBroker({ logger: false, cacher: "Memory", ...options });
+	const production = createBrokerOptions({ LOG_LEVEL: "silent", NAMESPACE: "test" });
+	// A test's own middlewares run innermost, next to the handlers, as user middlewares do in Moleculer.
+	const middlewares = [...(options.middlewares ?? []), ...(production.middlewares ?? [])];
+	return new ServiceBroker({ ...production, cacher: "Memory", ...options, middlewares });
 }
 
 export interface PlatformOptions {

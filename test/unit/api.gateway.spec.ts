@@ -1,5 +1,5 @@
 import type { CorsOptions } from "moleculer-web";
-import ApiService from "../../services/api.service";
+import ApiService from "../../services/api/api.service";
 import { startPlatform, type ErrorBody, type Platform, type SignedInUser } from "../support/platform";
 
 describe("the api gateway", () => {

@@ -1,5 +1,5 @@
 import type { BrokerOptions, ServiceBroker } from "moleculer";
-import { ScrapedPrometheusReporter } from "../../lib/metrics";
+import { ScrapedPrometheusReporter } from "../../broker/metrics";
 import { apiService, gatewayUrl, RestClient, startPlatform, testBroker, type Platform } from "../support/platform";
 
 interface Readiness {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { clientIp, trustedProxySet } from "../../lib/client-ip";
+import { clientIp, trustedProxySet } from "../../lib/http/client-ip";
 
 function request(peer: string | undefined, forwardedFor?: string | string[]): IncomingMessage {
 	const headers = forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor };

@@ -11,7 +11,7 @@ import {
 	type OutboxStorage,
 	type WebSocketBridgeOptions,
 } from "../../client";
-import type { UsersSettings } from "../../services/users.service";
+import type { UsersSettings } from "../../services/users/users.service";
 import { apiService, chatService, gatewayUrl, testBroker, usersService } from "../support/platform";
 
 const PASSWORD = "correct horse battery";

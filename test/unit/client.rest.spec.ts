@@ -1,7 +1,7 @@
 import type { ServiceBroker } from "moleculer";
 import { ColonyApiError, ColonyRestClient, MemoryTokenStorage, type FetchLike } from "../../client";
 import { apiService, chatService, gatewayUrl, RestClient, testBroker, usersService } from "../support/platform";
-import type { UsersSettings } from "../../services/users.service";
+import type { UsersSettings } from "../../services/users/users.service";
 
 const PASSWORD = "correct horse battery";
 // Token expiry is counted in whole seconds: with 2 s, a fresh token lives at least 1 s, and 2.2 s after

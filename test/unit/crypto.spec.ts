@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { FieldCipher, keyId, randomToken, sha256Hex } from "../../lib/crypto";
+import { FieldCipher, keyId, randomToken, sha256Hex } from "../../lib/crypto/field-cipher";
 
 const OLD_KEY = Buffer.alloc(32, 1);
 const NEW_KEY = Buffer.alloc(32, 2);

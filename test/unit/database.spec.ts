@@ -1,5 +1,5 @@
 import type { Options, Sequelize } from "sequelize";
-import { createSequelize, redactUri } from "../../lib/database";
+import { createSequelize, redactUri } from "../../lib/db/sequelize";
 
 /** The connection settings Sequelize keeps; nothing here connects to a server. */
 function settingsOf(sequelize: Sequelize) {

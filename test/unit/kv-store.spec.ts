@@ -1,5 +1,5 @@
-import { createKeyValueStore, MemoryStore } from "../../lib/kv-store";
-import { RateLimiter } from "../../lib/rate-limiter";
+import { createKeyValueStore, MemoryStore } from "../../lib/state/kv-store";
+import { RateLimiter } from "../../lib/state/rate-limiter";
 
 describe("MemoryStore", () => {
 	let store: MemoryStore;

@@ -1,12 +1,11 @@
-import type { Logger } from "moleculer";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSequelize } from "../../lib/database";
-import { usersMigrations } from "../../migrations/users";
-import { migrate } from "../../mixins/db.mixin";
+import { createSequelize } from "../../lib/db/sequelize";
+import { usersMigrations } from "../../services/users/migrations";
+import { migrate } from "../../lib/db/migrate";
 
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe("versioned migrations", () => {
 	const dir = mkdtempSync(join(tmpdir(), "colony-migrations-"));
@@ -15,7 +14,7 @@ describe("versioned migrations", () => {
 	it("upgrades a database of an older release without losing its rows, and runs each step once", async () => {
 		const uri = `sqlite:${join(dir, "users.sqlite")}`;
 		const olderRelease = createSequelize(uri);
-		await migrate(olderRelease, { database: "users", migrations: usersMigrations.slice(0, 1) }, quiet);
+		await migrate(olderRelease, "users", usersMigrations.slice(0, 1), quiet);
 		const now = new Date().toISOString();
 		await olderRelease.query(
 			`INSERT INTO users (username, displayName, emailCiphertext, emailIndex, passwordHash, roles, createdAt, updatedAt)
@@ -27,8 +26,8 @@ describe("versioned migrations", () => {
 		await olderRelease.close();
 
 		const upgraded = createSequelize(uri);
-		await migrate(upgraded, { database: "users", migrations: usersMigrations }, quiet);
-		await migrate(upgraded, { database: "users", migrations: usersMigrations }, quiet);
+		await migrate(upgraded, "users", usersMigrations, quiet);
+		await migrate(upgraded, "users", usersMigrations, quiet);
 		const [users] = await upgraded.query("SELECT username, roles FROM users");
 		const [tokens] = await upgraded.query("SELECT familyId, accessTokenId FROM refresh_tokens");
 		const [applied] = await upgraded.query("SELECT name FROM users_migrations ORDER BY name");

@@ -1,4 +1,4 @@
-import { isRole, PERMISSIONS, permissionsOf } from "../../lib/permissions";
+import { isRole, PERMISSIONS, permissionsOf } from "../../lib/auth/permissions";
 
 describe("roles and their permissions", () => {
 	it("gives an admin every permission", () => {

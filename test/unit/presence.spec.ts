@@ -1,4 +1,4 @@
-import { MemoryPresenceStore } from "../../lib/presence";
+import { MemoryPresenceStore } from "../../lib/state/presence";
 
 describe("presence leases (memory store)", () => {
 	const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
-import { signAccessToken } from "../../lib/tokens";
+import { signAccessToken } from "../../lib/auth/tokens";
 import type { ChannelView, MessageView } from "../../types/chat";
 import { RestClient, startPlatform } from "../support/platform";
 import { callAction as call, connected, openSocket as open } from "../support/sockets";
@@ -74,9 +74,21 @@ describe("socket gateway", () => {
 			bob = await connected(track(open(url, tokens.bob)));
 		});
 
-		it("refuses actions outside the whitelist", async () => {
-			await expect(call(amy, "users.list")).rejects.toMatchObject({ name: "ServiceNotFoundError" });
-			await expect(call(amy, "users.resolveToken", { token: tokens.amy })).rejects.toMatchObject({ name: "ServiceNotFoundError" });
+		it("refuses actions not published to sockets: REST-only, internal and Moleculer's own", async () => {
+			for (const [action, params] of [
+				["users.setRoles", { id: ids.amy, roles: ["admin"] }],
+				["users.resolveToken", { token: tokens.amy }],
+				["$node.list", {}],
+				["api.call", {}],
+			] as const) {
+				await expect(call(amy, action, params)).rejects.toMatchObject({ code: 404, type: "NOT_FOUND" });
+			}
+		});
+
+		it("lets a socket call the actions that declare `socket`, under their REST access rule", async () => {
+			const me = await call<{ id: number }>(amy, "users.me");
+
+			expect(me.id).toBe(ids.amy);
 		});
 
 		it("answers bad parameters like REST does: the fields and reasons, never the rejected values", async () => {

@@ -1,5 +1,5 @@
 import jwt from "jsonwebtoken";
-import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken, TokenError, verifyAccessToken } from "../../lib/tokens";
+import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken, TokenError, verifyAccessToken } from "../../lib/auth/tokens";
 
 const SECRET = "unit-test-secret-that-is-long-enough-0123456789";
 

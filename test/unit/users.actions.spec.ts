@@ -111,27 +111,32 @@ describe("the users service, called by other services", () => {
 		["users.me", {}],
 		["users.logout", {}],
 		["users.setRoles", { id: 1, roles: ["member"] }],
-	])("refuses %s without a signed-in caller with 401 UNAUTHORIZED", async (action, params) => {
+		["users.get", { id: 1 }],
+		["users.list", {}],
+	])("refuses %s without a signed-in caller with 401 UNAUTHORIZED: services call it on a user's behalf", async (action, params) => {
 		await expect(broker.call(action, params)).rejects.toMatchObject({ code: 401, type: "UNAUTHORIZED" });
 	});
 
-	it("shows emails to nobody when get and list are called without a caller", async () => {
+	it("shows another member's email to nobody but user admins when get and list are called on a member's behalf", async () => {
 		const { user } = await signUp("private");
+		const viewer = await resolveToken((await signUp("viewer")).tokens.accessToken);
 
-		const single = await broker.call<PublicUser, { id: number }>("users.get", { id: user.id });
-		const page = await broker.call<{ items: PublicUser[] }, object>("users.list", {});
+		const single = await broker.call<PublicUser, { id: number }>("users.get", { id: user.id }, { meta: { user: viewer } });
+		const page = await broker.call<{ items: PublicUser[] }, object>("users.list", {}, { meta: { user: viewer } });
+		const asAdmin = await broker.call<PublicUser, { id: number }>("users.get", { id: user.id }, { meta: { user: admin } });
 
 		expect(single).not.toHaveProperty("email");
-		expect(page.items.filter((item) => item.email !== undefined)).toEqual([]);
+		expect(page.items.filter((item) => item.email !== undefined).map((item) => item.id)).toEqual([viewer.id]);
+		expect(asAdmin.email).toBe("private@example.com");
 	});
 
 	describe("after an account was removed from the database", () => {
 		// No action removes accounts yet; an operator deleting the row is the way an account disappears today.
 		async function removeAccount(id: number): Promise<void> {
 			const service = broker.getLocalService("users") as unknown as {
-				users: { destroy(options: { where: { id: number } }): Promise<number> };
+				tables: { users: { destroy(options: { where: { id: number } }): Promise<number> } };
 			};
-			await service.users.destroy({ where: { id } });
+			await service.tables.users.destroy({ where: { id } });
 		}
 
 		let tokens: TokenPair;

@@ -1,6 +1,5 @@
 import Redis from "ioredis";
-
-export type PresenceStatus = "online" | "away" | "offline";
+import type { PresenceStatus } from "../../types/contract";
 
 /**
  * Who is connected. Each gateway holds a lease per user it has sockets for and renews it on a heartbeat; a

@@ -1,5 +1,5 @@
 import { DataTypes, type QueryInterface } from "sequelize";
-import type { Migration } from "../../mixins/db.mixin";
+import type { Migration } from "../../../lib/db/migrate";
 
 const migration: Migration = {
 	name: "0001-create-users",

@@ -1,44 +1,16 @@
-import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema, type IncomingRequest, type Route } from "moleculer-web";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ACTION_ACCESS, mayCall } from "../lib/access";
-import { toClientError, type GatewayError } from "../lib/client-errors";
-import { clientIp, trustedProxySet } from "../lib/client-ip";
-import { intFromEnv, listFromEnv } from "../lib/config";
-import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from "../lib/errors";
-import { createKeyValueStore, type KeyValueStore } from "../lib/kv-store";
-import { answerHealth } from "../lib/health-server";
-import { RateLimiter } from "../lib/rate-limiter";
-import { registerReadinessProbe } from "../lib/readiness";
-import { SocketGatewayMixin, type SocketGatewaySettings } from "../mixins/socket-gateway.mixin";
-import type { RequestMeta, SessionUser } from "../types/users";
-
-/** The REST contract of DESIGN §4: route → action. Who may call each action is in lib/access.ts. */
-export const ROUTES: Record<string, string> = {
-	"POST auth/register": "users.register",
-	"POST auth/login": "users.login",
-	"POST auth/refresh": "users.refresh",
-	"POST auth/logout": "users.logout",
-	"GET users/me": "users.me",
-	"GET users": "users.list",
-	"GET users/:id": "users.get",
-	"PATCH users/:id/roles": "users.setRoles",
-	"GET channels": "chat.listChannels",
-	"POST channels": "chat.createChannel",
-	"GET channels/unread": "chat.unread",
-	"GET channels/:id": "chat.getChannel",
-	"POST channels/:id/join": "chat.join",
-	"POST channels/:id/members": "chat.addMember",
-	"GET channels/:channelId/messages": "chat.history",
-	"POST channels/:channelId/messages": "chat.send",
-	"POST channels/:channelId/read": "chat.markRead",
-	"POST dms": "chat.openDirect",
-	"PATCH messages/:id": "chat.edit",
-	"DELETE messages/:id": "chat.delete",
-	"POST messages/:id/reactions": "chat.react",
-	"GET presence": "api.presence",
-	"PUT presence": "api.setPresence",
-};
+import { TooManyRequestsError, UnauthorizedError } from "../../broker/errors";
+import { answerHealth } from "../../broker/health";
+import { registerReadinessProbe } from "../../broker/readiness";
+import { intFromEnv, listFromEnv } from "../../lib/config";
+import { toClientError, type GatewayError } from "../../lib/http/client-errors";
+import { clientIp, trustedProxySet } from "../../lib/http/client-ip";
+import { createKeyValueStore, type KeyValueStore } from "../../lib/state/kv-store";
+import { RateLimiter } from "../../lib/state/rate-limiter";
+import type { RequestMeta, SessionUser } from "../../types/users";
+import { SocketGatewayMixin, type SocketGatewaySettings } from "./socket-gateway.mixin";
 
 export interface ApiSettings extends ApiSettingsSchema {
 	rateLimitPerMinute: number;
@@ -51,26 +23,43 @@ interface ApiState {
 	socketLimiter: RateLimiter;
 	store: KeyValueStore;
 	trusted: ReadonlySet<string>;
+	/** Every REST alias generated so far, so a route whose service is away answers 503, not 404. */
+	knownAliases: Map<string, unknown>;
 }
 
 interface ApiMethods {
 	authenticate(ctx: Context<unknown, RequestMeta>, route: Route, req: IncomingRequest, res: ServerResponse): Promise<SessionUser | null>;
-	authorize(ctx: Context<unknown, RequestMeta>, route: Route, req: IncomingRequest): void;
 	enforceRateLimit(key: string, res: ServerResponse): Promise<void>;
+	regenerateAutoAliases(route: Route): void;
 }
 
-type BrokerHolder = { broker: ServiceBroker };
+interface GeneratedAlias {
+	method: string;
+	path: string;
+	route: Route;
+	_generated?: boolean;
+}
+
+type GatewayThis = { broker: Context["broker"]; aliases: GeneratedAlias[] };
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
 	res.writeHead(status, { "Content-Type": "application/json; charset=utf-8" });
 	res.end(JSON.stringify(body));
 }
 
+const generateAliases = (ApiGateway.methods as { regenerateAutoAliases(this: unknown, route: Route): void }).regenerateAutoAliases;
+
+/**
+ * The gateway (DESIGN §3): REST under /api/v1, built from the `rest` and `access` each action declares, and
+ * socket.io on the same server. It authenticates the caller and marks the call as a client's; the access
+ * middleware on the node that runs the action decides whether that caller may.
+ */
 const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 	name: "api",
 	mixins: [ApiGateway as unknown as ServiceSchema, SocketGatewayMixin as unknown as ServiceSchema],
 
 	settings: {
+		rest: "/",
 		port: intFromEnv(process.env.PORT, 8080, "PORT"),
 		ip: process.env.HOST ?? "0.0.0.0",
 		rateLimitPerMinute: intFromEnv(process.env.RATE_LIMIT_PER_MIN, 100, "RATE_LIMIT_PER_MIN"),
@@ -94,13 +83,13 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 				mappingPolicy: "restrict",
 				bodyParsers: { json: false, urlencoded: false },
 				aliases: {
-					"GET health/live"(this: BrokerHolder, _req: IncomingMessage, res: ServerResponse) {
+					"GET health/live"(this: GatewayThis, _req: IncomingMessage, res: ServerResponse) {
 						return answerHealth(this.broker, "/health/live", res);
 					},
-					"GET health/ready"(this: BrokerHolder, _req: IncomingMessage, res: ServerResponse) {
+					"GET health/ready"(this: GatewayThis, _req: IncomingMessage, res: ServerResponse) {
 						return answerHealth(this.broker, "/health/ready", res);
 					},
-					"GET metrics"(this: BrokerHolder, _req: IncomingMessage, res: ServerResponse) {
+					"GET metrics"(this: GatewayThis, _req: IncomingMessage, res: ServerResponse) {
 						return answerHealth(this.broker, "/metrics", res);
 					},
 				},
@@ -108,16 +97,23 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 			{
 				path: "/api/v1",
 				authentication: true,
-				authorization: true,
+				authorization: false,
+				// Every action that declares `rest` (and therefore `access`) gets its route here.
+				autoAliases: true,
 				mappingPolicy: "restrict",
-				whitelist: Object.values(ROUTES),
-				aliases: ROUTES,
 				bodyParsers: { json: { strict: true, limit: "64kb" }, urlencoded: false },
 				callOptions: { timeout: 15_000 },
 			},
 		],
 		onError(this: unknown, req: IncomingMessage, res: ServerResponse, err: GatewayError) {
-			const body = toClientError(err);
+			let body = toClientError(err);
+			const { broker } = this as GatewayThis;
+			// Routes come from the services' nodes: before any has joined, no path is known yet, and the honest
+			// answer is that the platform is not available, not that the path does not exist.
+			const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "";
+			if (body.code === 404 && path.startsWith("/api/") && !broker.registry.getActionEndpoints("users.resolveToken")?.hasAvailable()) {
+				body = toClientError(Object.assign(new Error("Service is temporarily unavailable"), { code: 503 }));
+			}
 			if (body.code >= 500) {
 				(this as { logger: Context["broker"]["logger"] }).logger.error(`${req.method} ${req.url} failed:`, err);
 			}
@@ -126,15 +122,34 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 		},
 	},
 
+	actions: {
+		// moleculer-web's alias listing would publish the route table, and its route editing would let any node
+		// of the cluster open routes on the gateway.
+		listAliases: false,
+		addRoute: false,
+		removeRoute: false,
+	},
+
+	events: {
+		// moleculer-web regenerates the routes half a second after the services change; until then a service that
+		// just joined would answer 404. The routes are few: they are built again at once.
+		"$services.changed"() {
+			for (const route of (this as unknown as { routes: Route[] }).routes) {
+				if (route.opts.autoAliases) this.regenerateAutoAliases(route);
+			}
+		},
+	},
+
 	methods: {
 		async authenticate(ctx: Context<unknown, RequestMeta>, _route: Route, req: IncomingRequest, res: ServerResponse) {
+			const action = req.$action as { name: string; access?: string } | undefined;
+			ctx.meta.$client = { via: "rest", action: action?.name ?? "" };
 			const ip = clientIp(req, this.trusted);
 			const header = req.headers.authorization;
-			const isPublic = ACTION_ACCESS[req.$alias?.action] === "public";
+			const isPublic = action?.access === "public";
 			if (!header) {
 				await this.enforceRateLimit(`ip:${ip}`, res);
-				if (isPublic) return null;
-				throw new UnauthorizedError("Sign in first: send 'Authorization: Bearer <access token>'", "NO_TOKEN");
+				return null;
 			}
 			const [scheme, token] = header.trim().split(/\s+/);
 			let user: SessionUser;
@@ -150,20 +165,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 				// A stale token must not lock a client out of the routes that replace it (login, refresh).
 				if (isPublic) return null;
 				// resolveToken refuses a token of the wrong shape as a parameter; to the client it is just invalid.
-				if (err instanceof Errors.ValidationError) throw new UnauthorizedError("Access token is not valid", "INVALID_TOKEN");
+				if ((err as Error).name === "ValidationError") throw new UnauthorizedError("Access token is not valid", "INVALID_TOKEN");
 				throw err;
 			}
 			await this.enforceRateLimit(`user:${user.id}`, res);
 			return user;
-		},
-
-		authorize(ctx: Context<unknown, RequestMeta>, _route: Route, req: IncomingRequest) {
-			const action = req.$alias?.action;
-			if (!mayCall(action, ctx.meta.user?.permissions)) {
-				const access = ACTION_ACCESS[action];
-				if (access === undefined) throw new ForbiddenError("This route is not open to clients");
-				throw new ForbiddenError(`You need the '${access}' permission`, "FORBIDDEN", { permission: access });
-			}
 		},
 
 		async enforceRateLimit(key: string, res: ServerResponse) {
@@ -181,6 +187,22 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 				res.setHeader("Retry-After", String(decision.resetSeconds));
 				throw new TooManyRequestsError(decision.resetSeconds);
 			}
+		},
+
+		// moleculer-web drops the routes of a service whose last node left; clients should then see 503, as
+		// for any unavailable service, not 404 as for a path that never existed.
+		regenerateAutoAliases(route: Route) {
+			const gateway = this as unknown as GatewayThis & { optimizeAliasesOrder(): void };
+			// moleculer-web generates the first routes while it is created, before this service's created() ran.
+			this.knownAliases ??= new Map();
+			generateAliases.call(this, route);
+			const key = (alias: GeneratedAlias) => `${alias.method} ${alias.path}`;
+			const current = new Set(gateway.aliases.filter((alias) => alias.route === route).map(key));
+			for (const alias of gateway.aliases) if (alias.route === route && alias._generated) this.knownAliases.set(key(alias), alias);
+			for (const [name, alias] of this.knownAliases) {
+				if (!current.has(name) && (alias as GeneratedAlias).route === route) gateway.aliases.push(alias as GeneratedAlias);
+			}
+			gateway.optimizeAliasesOrder();
 		},
 	},
 

@@ -1,4 +1,4 @@
-import type { Migration } from "../../mixins/db.mixin";
+import type { Migration } from "../../../lib/db/migrate";
 import createChat from "./0001-create-chat";
 
 /** In order; a released migration is never edited, only followed by a new one. */

@@ -1,11 +1,6 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
-import { ACTION_ACCESS, mayCall } from "../lib/access";
-import { toClientError, type ClientErrorBody, type GatewayError } from "../lib/client-errors";
-import { intFromEnv } from "../lib/config";
-import { createPresenceStore, type PresenceStatus, type PresenceStore } from "../lib/presence";
-import type { RateLimiter } from "../lib/rate-limiter";
 import {
 	channelRoom,
 	DISCONNECT_EVENT,
@@ -15,28 +10,16 @@ import {
 	type DisconnectPayload,
 	type JoinPayload,
 	type PushPayload,
-} from "../lib/realtime";
-import type { RequestMeta, SessionUser } from "../types/users";
-
-/** The actions a socket may `call`; who may call them is the REST rule of lib/access.ts. */
-export const SOCKET_ACTIONS = [
-	"chat.listChannels",
-	"chat.getChannel",
-	"chat.history",
-	"chat.unread",
-	"chat.markRead",
-	"chat.join",
-	"chat.send",
-	"chat.edit",
-	"chat.delete",
-	"chat.react",
-	"chat.typing",
-	"chat.openDirect",
-	"api.presence",
-	"api.setPresence",
-];
+} from "../../broker/realtime";
+import { intFromEnv } from "../../lib/config";
+import { toClientError, type GatewayError } from "../../lib/http/client-errors";
+import { createPresenceStore, type PresenceStore } from "../../lib/state/presence";
+import type { RateLimiter } from "../../lib/state/rate-limiter";
+import type { ErrorBody, PresenceStatus } from "../../types/contract";
+import type { CallerMeta, RequestMeta, SessionUser } from "../../types/users";
 
 const TYPING_INTERVAL_MS = 2_000;
+const SOCKET_CALL_TIMEOUT_MS = 15_000;
 
 export interface SocketGatewaySettings extends ServiceSettingSchema {
 	redisUrl?: string;
@@ -58,14 +41,15 @@ interface SocketState {
 }
 
 interface SocketMethods {
-	socketOnError(err: GatewayError, respond: (error: ClientErrorBody) => void): void;
 	socketAuthorize(socket: Socket): Promise<SessionUser>;
+	handleSocketCall(socket: Socket, action: unknown, params: unknown): Promise<unknown>;
+	screenSocketCall(socket: Socket, action: unknown, params: unknown): Promise<SessionUser>;
 	trackSocket(socket: Socket, user: SessionUser): Promise<void>;
 	announcePresence(userId: number): Promise<void>;
 }
 
 type SocketThis = Service<SocketGatewaySettings> & SocketState & SocketMethods;
-type UserSocket = Socket & { client: { user?: SessionUser } };
+type Acknowledge = (error: ErrorBody | null, result?: unknown) => void;
 
 interface ErrorLike {
 	message: string;
@@ -80,14 +64,30 @@ function connectError(err: ErrorLike): Error {
 	return error;
 }
 
-function callError(message: string, type: string, code: number): Error {
-	return Object.assign(new Error(message), { name: "SocketCallError", type, code });
+function callError(message: string, type: string, code: number, data?: unknown): GatewayError {
+	return Object.assign(new Error(message), { name: "SocketCallError", type, code, data });
+}
+
+/**
+ * `call(action, params, ack)` from a socket. It replaces moleculer-io's handler, which would run every call
+ * through a private action of its own (with its retries) and label metrics with each socket's rooms.
+ */
+function onSocketCall(this: Socket & { $service: SocketThis }, action: unknown, params: unknown, ack: unknown): void {
+	const respond: Acknowledge | undefined = typeof ack === "function" ? (ack as Acknowledge) : undefined;
+	this.$service.handleSocketCall(this, action, params).then(
+		(result) => respond?.(null, result),
+		(err: GatewayError) => {
+			const body = toClientError(err);
+			if (body.code >= 500) this.$service.logger.error(`Socket call of ${String(action).slice(0, 64)} failed:`, err);
+			respond?.(body);
+		},
+	);
 }
 
 /**
  * socket.io on the gateway's HTTP server through moleculer-io: token authentication on connect, the rooms
- * `user:<id>` and `channel:<id>`, a whitelist of callable actions with their permissions, server events pushed
- * by services through `lib/realtime`, throttled typing and presence leases.
+ * `user:<id>` and `channel:<id>`, calls of the actions that declare `socket: true`, server events pushed by
+ * services through `broker/realtime`, throttled typing and presence leases.
  */
 export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, SocketMethods, SocketState>> = {
 	mixins: [SocketIOService],
@@ -97,49 +97,7 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 		socketRateLimitPerMinute: intFromEnv(process.env.SOCKET_RATE_LIMIT_PER_MIN, 600, "SOCKET_RATE_LIMIT_PER_MIN"),
 		io: {
 			options: { pingInterval: 10_000, pingTimeout: 10_000, maxHttpBufferSize: 64 * 1024 },
-			namespaces: {
-				"/": {
-					authorization: true,
-					events: {
-						call: {
-							mappingPolicy: "all",
-							whitelist: SOCKET_ACTIONS,
-							callOptions: { timeout: 15_000 },
-							async onBeforeCall(
-								this: SocketThis,
-								_ctx: Context<unknown, RequestMeta>,
-								socket: UserSocket,
-								action: string,
-								params: { channelId?: number } | null,
-							) {
-								const user = socket.client.user;
-								if (!user || user.tokenExpiresAt * 1000 <= Date.now()) {
-									// Expired mid-connection: the client reconnects with a fresh token.
-									setImmediate(() => socket.disconnect(true));
-									throw callError("Access token has expired", "TOKEN_EXPIRED", 401);
-								}
-								if (!mayCall(action, user.permissions)) {
-									throw callError(`You need the '${ACTION_ACCESS[action]}' permission`, "FORBIDDEN", 403);
-								}
-								const budget = await this.socketLimiter.consume(`socket:user:${user.id}`).catch(() => null);
-								if (budget && !budget.allowed) {
-									throw Object.assign(callError("Too many requests, slow down", "RATE_LIMITED", 429), {
-										data: { retryAfter: budget.resetSeconds },
-									});
-								}
-								if (action === "chat.typing") {
-									const key = `typing:${params?.channelId}`;
-									const last = (socket.data[key] as number | undefined) ?? 0;
-									if (Date.now() - last < TYPING_INTERVAL_MS) {
-										throw callError("Typing is sent at most every 2 seconds", "THROTTLED", 429);
-									}
-									socket.data[key] = Date.now();
-								}
-							},
-						},
-					},
-				},
-			},
+			namespaces: { "/": { authorization: true, events: { call: onSocketCall } } },
 		},
 	} as SocketGatewaySettings,
 
@@ -148,10 +106,16 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 		// through the gateway.push event instead.
 		broadcast: false,
 		getClients: false,
+		// Socket calls are handled by onSocketCall.
+		call: false,
 
 		presence: {
+			rest: "GET /presence",
+			access: "user",
+			socket: true,
+			idempotent: true,
 			params: { $$strict: true, ids: { type: "string", pattern: /^\d+(,\d+){0,199}$/ } },
-			async handler(ctx: Context<{ ids: string }>): Promise<{ items: { userId: number; status: PresenceStatus }[] }> {
+			async handler(ctx: Context<{ ids: string }, CallerMeta>): Promise<{ items: { userId: number; status: PresenceStatus }[] }> {
 				const ids = [...new Set(ctx.params.ids.split(",").map(Number))];
 				const statuses = await this.presence.statusOf(ids);
 				return { items: ids.map((userId) => ({ userId, status: statuses[userId] })) };
@@ -159,12 +123,14 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 		},
 
 		setPresence: {
+			rest: "PUT /presence",
+			access: "user",
+			socket: true,
+			idempotent: true,
 			params: { $$strict: true, status: { type: "enum", values: ["online", "away"] } },
-			async handler(ctx: Context<{ status: "online" | "away" }, RequestMeta>) {
-				const user = ctx.meta.user;
-				if (!user) throw callError("Sign in first", "UNAUTHORIZED", 401);
-				await this.presence.setAway(user.id, ctx.params.status === "away", 12 * 60 * 60 * 1000);
-				await this.announcePresence(user.id);
+			async handler(ctx: Context<{ status: "online" | "away" }, CallerMeta>) {
+				await this.presence.setAway(ctx.meta.user.id, ctx.params.status === "away", 12 * 60 * 60 * 1000);
+				await this.announcePresence(ctx.meta.user.id);
 				return { status: ctx.params.status };
 			},
 		},
@@ -199,12 +165,6 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 	},
 
 	methods: {
-		// moleculer-io answers with the error's own message and data: SQL of a failed query, or the rejected
-		// values fastest-validator echoes. Sockets get the same sanitised answers as REST.
-		socketOnError(err: GatewayError, respond: (error: ClientErrorBody) => void) {
-			respond(toClientError(err));
-		},
-
 		async socketAuthorize(socket: Socket): Promise<SessionUser> {
 			const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
 			if (typeof token !== "string" || token.length === 0) {
@@ -223,6 +183,38 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 			socket.data.user = user;
 			await socket.join([userRoom(user.id), ...channels.map(channelRoom)]);
 			await this.trackSocket(socket, user);
+			return user;
+		},
+
+		async handleSocketCall(socket: Socket, action: unknown, params: unknown) {
+			const user = await this.screenSocketCall(socket, action, params);
+			const meta: RequestMeta = { user, $client: { via: "socket", action: action as string }, $socketId: socket.id };
+			return this.broker.call(action as string, params ?? {}, { meta, timeout: SOCKET_CALL_TIMEOUT_MS });
+		},
+
+		/** What a socket call must pass before it reaches any service; every call counts against the budget. */
+		async screenSocketCall(socket: Socket, action: unknown, params: unknown): Promise<SessionUser> {
+			const user = socket.data.user as SessionUser | undefined;
+			if (!user || user.tokenExpiresAt * 1000 <= Date.now()) {
+				// Expired mid-connection: the client reconnects with a fresh token.
+				setImmediate(() => socket.disconnect(true));
+				throw callError("Access token has expired", "TOKEN_EXPIRED", 401);
+			}
+			const budget = await this.socketLimiter.consume(`socket:user:${user.id}`).catch(() => null);
+			if (budget && !budget.allowed) {
+				throw callError("Too many requests, slow down", "RATE_LIMITED", 429, { retryAfter: budget.resetSeconds });
+			}
+			// The socket whitelist is the actions' own metadata, as the registry knows it from every node.
+			const published = typeof action === "string" && this.broker.registry.getActionEndpoints(action)?.endpoints[0]?.action.socket;
+			if (!published) throw callError("No such action is open to sockets", "NOT_FOUND", 404);
+			if (action === "chat.typing") {
+				const key = `typing:${Number((params as { channelId?: unknown } | null)?.channelId)}`;
+				const last = (socket.data[key] as number | undefined) ?? 0;
+				if (Date.now() - last < TYPING_INTERVAL_MS) {
+					throw callError("Typing is sent at most every 2 seconds", "THROTTLED", 429);
+				}
+				socket.data[key] = Date.now();
+			}
 			return user;
 		},
 

@@ -1,17 +1,12 @@
-import { Errors } from "moleculer";
+import type { ErrorBody } from "../../types/contract";
 
 export type GatewayError = Error & { code?: number; type?: string; data?: unknown; status?: number };
 
-export interface ClientErrorBody {
-	name: string;
-	message: string;
-	code: number;
-	type: string;
-	data?: unknown;
-}
-
-/** Turns any error into an answer a client can act on, without stack traces, SQL or echoed secrets. */
-export function toClientError(err: GatewayError): ClientErrorBody {
+/**
+ * Turns any error into an answer a client can act on, without stack traces, SQL or echoed secrets. Errors are
+ * told apart by name: they may have crossed the transporter, where Moleculer rebuilds them by name.
+ */
+export function toClientError(err: GatewayError): ErrorBody {
 	switch (err.type) {
 		case "entity.parse.failed":
 			return { name: "BadRequestError", message: "Request body is not valid JSON", code: 400, type: "INVALID_JSON" };
@@ -22,7 +17,7 @@ export function toClientError(err: GatewayError): ClientErrorBody {
 			return { name: "UnsupportedMediaTypeError", message: err.message, code: 415, type: "UNSUPPORTED_MEDIA_TYPE" };
 	}
 	const code = typeof err.code === "number" ? err.code : (err.status ?? 500);
-	if (err instanceof Errors.ValidationError) {
+	if (err.name === "ValidationError") {
 		// fastest-validator echoes the rejected value in `actual`: it may be a password.
 		const fields = Array.isArray(err.data)
 			? (err.data as Array<Record<string, unknown>>).map(({ field, type, message }) => ({ field, type, message }))
@@ -32,11 +27,11 @@ export function toClientError(err: GatewayError): ClientErrorBody {
 	if (code >= 400 && code < 500) {
 		return { name: err.name, message: err.message, code, type: err.type ?? "BAD_REQUEST", data: err.data };
 	}
-	if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError || code === 503) {
+	if (err.name === "ServiceNotFoundError" || err.name === "ServiceNotAvailableError" || code === 503) {
 		return { name: "ServiceUnavailableError", message: "Service is temporarily unavailable", code: 503, type: "SERVICE_UNAVAILABLE" };
 	}
-	if (err instanceof Errors.RequestTimeoutError || code === 504) {
-		return { name: "GatewayTimeoutError", message: "The request timed out", code: 504, type: "TIMEOUT" };
+	if (err.name === "RequestTimeoutError" || code === 504) {
+		return { name: "GatewayTimeoutError", message: err.type === "OUTCOME_UNKNOWN" ? err.message : "The request timed out", code: 504, type: err.type === "OUTCOME_UNKNOWN" ? "OUTCOME_UNKNOWN" : "TIMEOUT" };
 	}
 	return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
 }

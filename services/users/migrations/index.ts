@@ -1,4 +1,4 @@
-import type { Migration } from "../../mixins/db.mixin";
+import type { Migration } from "../../../lib/db/migrate";
 import createUsers from "./0001-create-users";
 import refreshTokenAccessIds from "./0002-refresh-token-access-ids";
 

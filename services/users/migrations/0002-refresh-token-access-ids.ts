@@ -1,5 +1,5 @@
 import { DataTypes, type QueryInterface } from "sequelize";
-import type { Migration } from "../../mixins/db.mixin";
+import type { Migration } from "../../../lib/db/migrate";
 
 /** Remembers the access token issued with each refresh token, so revoking a family can revoke those too. */
 const migration: Migration = {

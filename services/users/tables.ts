@@ -1,0 +1,72 @@
+import { DataTypes, type Model, type ModelStatic, type Optional, type Sequelize } from "sequelize";
+
+export interface UserRow {
+	id: number;
+	username: string;
+	displayName: string;
+	emailCiphertext: string;
+	emailIndex: string;
+	passwordHash: string;
+	/** Comma-separated roles, e.g. `admin` or `member`. */
+	roles: string;
+	createdAt: Date;
+	updatedAt: Date;
+}
+
+export interface RefreshTokenRow {
+	id: number;
+	userId: number;
+	familyId: string;
+	tokenHash: string;
+	expiresAt: Date;
+	usedAt: Date | null;
+	revokedAt: Date | null;
+	/** The access token issued together with this refresh token. */
+	accessTokenId: string | null;
+	accessExpiresAt: Date | null;
+	createdAt: Date;
+}
+
+type UserModel = Model<UserRow, Optional<UserRow, "id" | "createdAt" | "updatedAt">>;
+type RefreshTokenModel = Model<
+	RefreshTokenRow,
+	Optional<RefreshTokenRow, "id" | "usedAt" | "revokedAt" | "accessTokenId" | "accessExpiresAt" | "createdAt">
+>;
+
+export interface UsersTables {
+	users: ModelStatic<UserModel>;
+	refreshTokens: ModelStatic<RefreshTokenModel>;
+}
+
+export function defineUsersTables(db: Sequelize): UsersTables {
+	return {
+		users: db.define<UserModel, Omit<UserRow, "createdAt" | "updatedAt">>(
+			"user",
+			{
+				id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+				username: { type: DataTypes.STRING(32), allowNull: false },
+				displayName: { type: DataTypes.STRING(64), allowNull: false },
+				emailCiphertext: { type: DataTypes.STRING(512), allowNull: false },
+				emailIndex: { type: DataTypes.STRING(64), allowNull: false },
+				passwordHash: { type: DataTypes.STRING(255), allowNull: false },
+				roles: { type: DataTypes.STRING(64), allowNull: false },
+			},
+			{ tableName: "users" },
+		),
+		refreshTokens: db.define<RefreshTokenModel, Omit<RefreshTokenRow, "createdAt">>(
+			"refreshToken",
+			{
+				id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+				userId: { type: DataTypes.INTEGER, allowNull: false },
+				familyId: { type: DataTypes.STRING(36), allowNull: false },
+				tokenHash: { type: DataTypes.STRING(64), allowNull: false },
+				expiresAt: { type: DataTypes.DATE, allowNull: false },
+				usedAt: { type: DataTypes.DATE, allowNull: true },
+				revokedAt: { type: DataTypes.DATE, allowNull: true },
+				accessTokenId: { type: DataTypes.STRING(36), allowNull: true },
+				accessExpiresAt: { type: DataTypes.DATE, allowNull: true },
+			},
+			{ tableName: "refresh_tokens", updatedAt: false },
+		),
+	};
+}

@@ -1,0 +1,399 @@
+import { Errors, type Context, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
+import { randomUUID } from "node:crypto";
+import { Op, UniqueConstraintError } from "sequelize";
+import { ConflictError, NotFoundError, UnauthorizedError } from "../../broker/errors";
+import { registerReadinessProbe } from "../../broker/readiness";
+import { disconnectSockets } from "../../broker/realtime";
+import { DEFAULT_PASSWORD_COST, hashPassword, verifyPassword, type PasswordHashCost } from "../../lib/auth/passwords";
+import { permissionsOf, ROLES, type Role } from "../../lib/auth/permissions";
+import {
+	ACCESS_TOKEN_TTL_SECONDS,
+	REFRESH_TOKEN_TTL_SECONDS,
+	signAccessToken,
+	TokenError,
+	verifyAccessToken,
+} from "../../lib/auth/tokens";
+import { loadSecrets } from "../../lib/config";
+import { FieldCipher, randomToken, sha256Hex } from "../../lib/crypto/field-cipher";
+import { createKeyValueStore, type KeyValueStore } from "../../lib/state/kv-store";
+import { idParam, PRINTABLE } from "../../lib/validation";
+import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
+import type {
+	CallerMeta,
+	PublicUser,
+	RequestMeta,
+	SessionUser,
+	TokenPair,
+	UserCreatedEvent,
+	UserRolesChangedEvent,
+} from "../../types/users";
+import { usersMigrations } from "./migrations";
+import { defineUsersTables, type UserRow, type UsersTables } from "./tables";
+import { decodeCursor, encodeCursor, mayReadEmail, parseRoles, toPublicUser } from "./views";
+
+export interface UsersSettings extends ServiceSettingSchema, DbSettings {
+	/** Shared store of the access-token blacklist; process memory when unset. */
+	redisUrl?: string;
+	passwordCost: PasswordHashCost;
+	accessTokenTtlSeconds: number;
+	refreshTokenTtlSeconds: number;
+}
+
+interface UsersState {
+	cipher: FieldCipher;
+	store: KeyValueStore;
+	jwtSecret: string;
+	/** Verified against when no user matches a login, so unknown names take as long as wrong passwords. */
+	decoyHash: string;
+}
+
+interface UsersMethods {
+	publicUser(row: UserRow, showEmail: boolean): PublicUser;
+	findByLogin(login: string): Promise<UserRow | null>;
+	requireUser(id: number): Promise<UserRow>;
+	issueTokens(userId: number, familyId: string): Promise<TokenPair>;
+	revokeFamily(familyId: string, reason: string): Promise<void>;
+}
+
+type Session = Omit<SessionUser, "tokenId" | "tokenExpiresAt">;
+
+const BLACKLIST_PREFIX = "auth:blacklist:";
+const USERNAME_PATTERN = /^[a-z0-9_.-]+$/;
+
+/** Accounts, passwords, tokens and roles (DESIGN §3). */
+const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbServiceThis<UsersTables>> = {
+	name: "users",
+	mixins: [createDbMixin({ database: "users", migrations: usersMigrations, defineTables: defineUsersTables })],
+
+	settings: {
+		rest: "/",
+		redisUrl: process.env.REDIS_URL,
+		passwordCost: DEFAULT_PASSWORD_COST,
+		accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
+		refreshTokenTtlSeconds: REFRESH_TOKEN_TTL_SECONDS,
+		$secureSettings: ["redisUrl"],
+	},
+
+	actions: {
+		register: {
+			rest: "POST /auth/register",
+			access: "public",
+			idempotent: false,
+			params: {
+				$$strict: true,
+				username: { type: "string", trim: true, lowercase: true, min: 3, max: 32, pattern: USERNAME_PATTERN },
+				email: { type: "email", normalize: true, max: 254 },
+				password: { type: "string", min: 10, max: 256 },
+				displayName: { type: "string", trim: true, min: 1, max: 64, pattern: PRINTABLE, optional: true },
+			},
+			async handler(ctx: Context<{ username: string; email: string; password: string; displayName?: string }, RequestMeta>,
+			): Promise<{ user: PublicUser }> {
+				const { username, email, password, displayName } = ctx.params;
+				const passwordHash = await hashPassword(password, this.settings.passwordCost);
+				let row: UserRow;
+				try {
+					const created = await this.tables.users.create({
+						username,
+						displayName: displayName ?? username,
+						emailCiphertext: this.cipher.encrypt(email, "users.email"),
+						emailIndex: this.cipher.blindIndex(email),
+						passwordHash,
+						roles: "member",
+					});
+					row = created.get({ plain: true });
+				} catch (err) {
+					if (err instanceof UniqueConstraintError) {
+						throw new ConflictError("That username or email is already registered", "USER_EXISTS");
+					}
+					throw err;
+				}
+				// The lowest id is the first account ever registered: it becomes the admin.
+				const firstId = await this.tables.users.min("id");
+				if (firstId === row.id) {
+					await this.tables.users.update({ roles: "admin" }, { where: { id: row.id } });
+					row.roles = "admin";
+				}
+				// No cache to clean: nothing cached depends on who else is registered.
+				const user = this.publicUser(row, true);
+				ctx.emit<UserCreatedEvent>("users.user.created", { user });
+				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = `/api/v1/users/${user.id}`;
+				return { user };
+			},
+		},
+
+		login: {
+			rest: "POST /auth/login",
+			access: "public",
+			// A repeat signs in again: a second session, harmless but not the same answer.
+			idempotent: false,
+			params: {
+				$$strict: true,
+				username: { type: "string", trim: true, min: 1, max: 254, pattern: PRINTABLE, optional: true },
+				email: { type: "string", trim: true, min: 1, max: 254, pattern: PRINTABLE, optional: true },
+				password: { type: "string", min: 1, max: 256 },
+			},
+			async handler(ctx: Context<{ username?: string; email?: string; password: string }, RequestMeta>,
+			): Promise<TokenPair & { user: PublicUser }> {
+				const login = ctx.params.username ?? ctx.params.email;
+				if (!login) {
+					throw new Errors.ValidationError("username or email is required", "VALIDATION_ERROR", [
+						{ field: "username", type: "required", message: "Give 'username' (a username or an email) or 'email'." },
+					]);
+				}
+				const row = await this.findByLogin(login);
+				const passwordMatches = await verifyPassword(row?.passwordHash ?? this.decoyHash, ctx.params.password);
+				if (!row || !passwordMatches) {
+					throw new UnauthorizedError("Wrong username, email or password", "INVALID_CREDENTIALS");
+				}
+				const tokens = await this.issueTokens(row.id, randomUUID());
+				return { ...tokens, user: this.publicUser(row, true) };
+			},
+		},
+
+		refresh: {
+			rest: "POST /auth/refresh",
+			access: "public",
+			idempotent: false,
+			params: { $$strict: true, refreshToken: { type: "string", min: 1, max: 512 } },
+			async handler(ctx: Context<{ refreshToken: string }, RequestMeta>): Promise<TokenPair> {
+				const stored = await this.tables.refreshTokens.findOne({ where: { tokenHash: sha256Hex(ctx.params.refreshToken) } });
+				const token = stored?.get({ plain: true });
+				if (!token) throw new UnauthorizedError("Refresh token is not valid", "INVALID_REFRESH_TOKEN");
+				if (token.revokedAt) throw new UnauthorizedError("Refresh token was revoked", "REFRESH_TOKEN_REVOKED");
+				if (new Date(token.expiresAt).getTime() <= Date.now()) {
+					throw new UnauthorizedError("Refresh token has expired", "REFRESH_TOKEN_EXPIRED");
+				}
+				// Claim the token atomically: of two uses of one token, only one can win the update.
+				const [claimed] = await this.tables.refreshTokens.update(
+					{ usedAt: new Date() },
+					{ where: { id: token.id, usedAt: { [Op.is]: null }, revokedAt: { [Op.is]: null } } },
+				);
+				if (claimed === 0) {
+					await this.revokeFamily(token.familyId, "Session revoked: its refresh token was used twice");
+					this.logger.warn(`Refresh token reuse detected for user ${token.userId}: session family revoked`);
+					throw new UnauthorizedError(
+						"Refresh token was already used: every session of this login was signed out",
+						"REFRESH_TOKEN_REUSED",
+					);
+				}
+				await this.requireUser(token.userId).catch(() => {
+					throw new UnauthorizedError("The account no longer exists", "INVALID_REFRESH_TOKEN");
+				});
+				return this.issueTokens(token.userId, token.familyId);
+			},
+		},
+
+		logout: {
+			rest: "POST /auth/logout",
+			access: "user",
+			idempotent: true,
+			params: { $$strict: true, refreshToken: { type: "string", min: 1, max: 512, optional: true } },
+			async handler(ctx: Context<{ refreshToken?: string }, CallerMeta>): Promise<null> {
+				const caller = ctx.meta.user;
+				const ttlMs = caller.tokenExpiresAt * 1000 - Date.now();
+				if (ttlMs > 0) await this.store.set(BLACKLIST_PREFIX + caller.tokenId, String(caller.id), ttlMs);
+				if (ctx.params.refreshToken) {
+					const stored = await this.tables.refreshTokens.findOne({
+						where: { tokenHash: sha256Hex(ctx.params.refreshToken), userId: caller.id },
+					});
+					if (stored) await this.revokeFamily(stored.get({ plain: true }).familyId, "Signed out");
+				}
+				ctx.emit("users.session.ended", { userId: caller.id, tokenId: caller.tokenId });
+				await disconnectSockets(ctx, { userId: caller.id, tokenId: caller.tokenId, reason: "Signed out" });
+				ctx.meta.$statusCode = 204;
+				return null;
+			},
+		},
+
+		me: {
+			rest: "GET /users/me",
+			access: "user",
+			socket: true,
+			idempotent: true,
+			params: { $$strict: true },
+			async handler(ctx: Context<unknown, CallerMeta>): Promise<PublicUser> {
+				return this.publicUser(await this.requireUser(ctx.meta.user.id), true);
+			},
+		},
+
+		get: {
+			rest: "GET /users/:id",
+			access: "users:read",
+			socket: true,
+			idempotent: true,
+			params: { $$strict: true, id: idParam },
+			async handler(ctx: Context<{ id: number }, CallerMeta>): Promise<PublicUser> {
+				return this.publicUser(await this.requireUser(ctx.params.id), mayReadEmail(ctx.meta.user, ctx.params.id));
+			},
+		},
+
+		list: {
+			rest: "GET /users",
+			access: "users:read",
+			socket: true,
+			idempotent: true,
+			params: {
+				$$strict: true,
+				cursor: { type: "string", max: 64, optional: true },
+				limit: { type: "number", integer: true, min: 1, max: 100, convert: true, default: 50 },
+			},
+			async handler(ctx: Context<{ cursor?: string; limit: number }, CallerMeta>,
+			): Promise<{ items: PublicUser[]; nextCursor: string | null }> {
+				const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : 0;
+				const rows = await this.tables.users.findAll({
+					where: { id: { [Op.gt]: after } },
+					order: [["id", "ASC"]],
+					limit: ctx.params.limit + 1,
+				});
+				const page = rows.slice(0, ctx.params.limit).map((row) => row.get({ plain: true }));
+				return {
+					items: page.map((row) => this.publicUser(row, mayReadEmail(ctx.meta.user, row.id))),
+					nextCursor: rows.length > ctx.params.limit ? encodeCursor(page[page.length - 1].id) : null,
+				};
+			},
+		},
+
+		setRoles: {
+			rest: "PATCH /users/:id/roles",
+			access: "users:admin",
+			idempotent: true,
+			params: {
+				$$strict: true,
+				id: idParam,
+				roles: { type: "array", items: { type: "enum", values: [...ROLES] }, min: 1, max: ROLES.length, unique: true },
+			},
+			async handler(ctx: Context<{ id: number; roles: Role[] }, CallerMeta>): Promise<PublicUser> {
+				const row = await this.requireUser(ctx.params.id);
+				const previousRoles = parseRoles(row.roles);
+				if (previousRoles.includes("admin") && !ctx.params.roles.includes("admin")) {
+					const admins = await this.tables.users.count({ where: { roles: { [Op.like]: "%admin%" } } });
+					if (admins <= 1) {
+						throw new ConflictError("The last admin cannot lose the admin role", "LAST_ADMIN");
+					}
+				}
+				const roles = ROLES.filter((role) => ctx.params.roles.includes(role));
+				await this.tables.users.update({ roles: roles.join(",") }, { where: { id: row.id } });
+				const user = this.publicUser({ ...row, roles: roles.join(",") }, true);
+				// Cleans the cached sessions everywhere, so the new permissions apply to the next request.
+				await this.entityChanged("updated", user, ctx);
+				ctx.emit<UserRolesChangedEvent>("users.user.rolesChanged", { user, previousRoles, changedBy: ctx.meta.user.id });
+				return user;
+			},
+		},
+
+		/** For other services: ids of the given usernames (unknown names are left out), e.g. for @mentions. */
+		resolveUsernames: {
+			visibility: "public",
+			idempotent: true,
+			params: { usernames: { type: "array", items: { type: "string", max: 32 }, max: 100 } },
+			async handler(ctx: Context<{ usernames: string[] }>): Promise<Record<string, number>> {
+				const usernames = [...new Set(ctx.params.usernames.map((name) => name.toLowerCase()))];
+				if (usernames.length === 0) return {};
+				const rows = await this.tables.users.findAll({ where: { username: { [Op.in]: usernames } }, attributes: ["id", "username"] });
+				return Object.fromEntries(rows.map((row) => row.get({ plain: true })).map((row) => [row.username, row.id]));
+			},
+		},
+
+		resolveToken: {
+			visibility: "public",
+			idempotent: true,
+			params: { token: { type: "string", min: 1, max: 4096 } },
+			async handler(ctx: Context<{ token: string }>): Promise<SessionUser> {
+				let claims;
+				try {
+					claims = verifyAccessToken(ctx.params.token, this.jwtSecret);
+				} catch (err) {
+					if (err instanceof TokenError && err.problem === "expired") {
+						throw new UnauthorizedError("Access token has expired", "TOKEN_EXPIRED");
+					}
+					throw new UnauthorizedError("Access token is not valid", "INVALID_TOKEN");
+				}
+				if (await this.store.get(BLACKLIST_PREFIX + claims.jti)) {
+					throw new UnauthorizedError("Access token was revoked", "TOKEN_REVOKED");
+				}
+				const session = await ctx.call<Session | null, { id: number }>("users.session", { id: Number(claims.sub) });
+				if (!session) throw new UnauthorizedError("The account no longer exists", "INVALID_TOKEN");
+				return { ...session, tokenId: claims.jti, tokenExpiresAt: claims.exp };
+			},
+		},
+
+		session: {
+			visibility: "protected",
+			idempotent: true,
+			cache: { keys: ["id"], ttl: ACCESS_TOKEN_TTL_SECONDS },
+			params: { id: idParam },
+			async handler(ctx: Context<{ id: number }>): Promise<Session | null> {
+				const row = (await this.tables.users.findByPk(ctx.params.id))?.get({ plain: true });
+				if (!row) return null;
+				const roles = parseRoles(row.roles);
+				return { id: row.id, username: row.username, displayName: row.displayName, roles, permissions: permissionsOf(roles) };
+			},
+		},
+	},
+
+	methods: {
+		publicUser(row: UserRow, showEmail: boolean): PublicUser {
+			return toPublicUser(row, showEmail ? this.cipher : null);
+		},
+
+		async findByLogin(login: string): Promise<UserRow | null> {
+			const normalized = login.trim().toLowerCase();
+			const where = normalized.includes("@") ? { emailIndex: this.cipher.blindIndex(normalized) } : { username: normalized };
+			return (await this.tables.users.findOne({ where }))?.get({ plain: true }) ?? null;
+		},
+
+		async requireUser(id: number): Promise<UserRow> {
+			const row = await this.tables.users.findByPk(id);
+			if (!row) throw new NotFoundError(`User ${id} not found`, "USER_NOT_FOUND", { id });
+			return row.get({ plain: true });
+		},
+
+		async issueTokens(userId: number, familyId: string): Promise<TokenPair> {
+			const access = signAccessToken(userId, this.jwtSecret, this.settings.accessTokenTtlSeconds);
+			const refreshToken = randomToken(32);
+			await this.tables.refreshTokens.create({
+				userId,
+				familyId,
+				tokenHash: sha256Hex(refreshToken),
+				expiresAt: new Date(Date.now() + this.settings.refreshTokenTtlSeconds * 1000),
+				accessTokenId: access.jti,
+				accessExpiresAt: new Date(Date.now() + access.expiresIn * 1000),
+			});
+			return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
+		},
+
+		async revokeFamily(familyId: string, reason: string): Promise<void> {
+			// The family's access tokens that are still alive end with it, and so do their sockets.
+			const live = await this.tables.refreshTokens.findAll({
+				where: { familyId, accessExpiresAt: { [Op.gt]: new Date() } },
+				attributes: ["userId", "accessTokenId", "accessExpiresAt"],
+			});
+			for (const token of live.map((row) => row.get({ plain: true }))) {
+				if (!token.accessTokenId || !token.accessExpiresAt) continue;
+				const ttlMs = new Date(token.accessExpiresAt).getTime() - Date.now();
+				if (ttlMs > 0) await this.store.set(BLACKLIST_PREFIX + token.accessTokenId, String(token.userId), ttlMs);
+				await disconnectSockets(this.broker, { userId: token.userId, tokenId: token.accessTokenId, reason });
+			}
+			await this.tables.refreshTokens.update({ revokedAt: new Date() }, { where: { familyId, revokedAt: { [Op.is]: null } } });
+		},
+	},
+
+	created() {
+		const secrets = loadSecrets();
+		this.jwtSecret = secrets.jwtSecret;
+		this.cipher = new FieldCipher(secrets.dataKey, secrets.previousDataKeys, secrets.indexKey);
+		this.store = createKeyValueStore(this.settings.redisUrl, `colony:${this.broker.namespace}:`);
+	},
+
+	async started() {
+		this.decoyHash = await hashPassword(randomToken(16), this.settings.passwordCost);
+		if (this.settings.redisUrl) registerReadinessProbe(this.broker, "redis:users", () => this.store.isReady());
+	},
+
+	async stopped() {
+		await this.store.close();
+	},
+};
+
+export default UsersService;
