@@ -2,6 +2,7 @@ import type { BrokerOptions, Errors, LoggerConfig } from "moleculer";
 import { hostname } from "node:os";
 import { ScrapedPrometheusReporter } from "./broker/metrics";
 import { AccessMiddleware } from "./broker/middlewares/access.middleware";
+import { CallSafetyMiddleware } from "./broker/middlewares/call-safety.middleware";
 import { intFromEnv } from "./lib/config";
 
 type Env = Record<string, string | undefined>;
@@ -88,7 +89,8 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 		validator: true,
 		errorHandler: undefined,
 		// Moleculer's own middlewares in its order, innermost first, with Colony's placed where they must run:
-		// access is judged before a cached answer could be served to a caller who may not have it.
+		// access is judged before a cached answer could be served to a caller who may not have it; call safety
+		// sits just inside Retry, which then repeats only calls that are safe to repeat.
 		internalMiddlewares: false,
 		middlewares: [
 			"ActionHook",
@@ -99,6 +101,7 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 			"ContextTracker",
 			"CircuitBreaker",
 			"Timeout",
+			CallSafetyMiddleware,
 			"Retry",
 			"Fallback",
 			"ErrorHandler",

@@ -30,8 +30,12 @@ export function toClientError(err: GatewayError): ErrorBody {
 	if (err.name === "ServiceNotFoundError" || err.name === "ServiceNotAvailableError" || code === 503) {
 		return { name: "ServiceUnavailableError", message: "Service is temporarily unavailable", code: 503, type: "SERVICE_UNAVAILABLE" };
 	}
+	if (err.type === "OUTCOME_UNKNOWN") {
+		// Says which action may have run, so the client knows what to check before repeating it.
+		return { name: "GatewayTimeoutError", message: err.message, code: 504, type: "OUTCOME_UNKNOWN" };
+	}
 	if (err.name === "RequestTimeoutError" || code === 504) {
-		return { name: "GatewayTimeoutError", message: err.type === "OUTCOME_UNKNOWN" ? err.message : "The request timed out", code: 504, type: err.type === "OUTCOME_UNKNOWN" ? "OUTCOME_UNKNOWN" : "TIMEOUT" };
+		return { name: "GatewayTimeoutError", message: "The request timed out", code: 504, type: "TIMEOUT" };
 	}
 	return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
 }

@@ -322,10 +322,12 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 						{ where: { id: row.id }, transaction },
 					);
 					await this.tables.mentions.destroy({ where: { messageId: row.id }, transaction });
-					await this.tables.mentions.bulkCreate(
-						mentioned.map((userId) => ({ messageId: row.id, userId, channelId: row.channelId })),
-						{ transaction },
-					);
+					if (mentioned.length > 0) {
+						await this.tables.mentions.bulkCreate(
+							mentioned.map((userId) => ({ messageId: row.id, userId, channelId: row.channelId })),
+							{ transaction },
+						);
+					}
 				});
 				const [message] = await this.messageViews([edited]);
 				await this.publish(ctx, "chat.message.updated", await this.requireChannel(row.channelId), message);

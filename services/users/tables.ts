@@ -24,18 +24,30 @@ export interface RefreshTokenRow {
 	/** The access token issued together with this refresh token. */
 	accessTokenId: string | null;
 	accessExpiresAt: Date | null;
+	/** The request that rotated this token: the same request retried gets `successorSealed` back. */
+	claimRequestId: string | null;
+	/** The token pair that replaced this one, sealed with a key only this token's holder can derive. */
+	successorSealed: string | null;
 	createdAt: Date;
+}
+
+/** One row, id 1, claimed by the first account ever registered: that account is the admin. */
+export interface FirstAdminRow {
+	id: number;
+	userId: number;
 }
 
 type UserModel = Model<UserRow, Optional<UserRow, "id" | "createdAt" | "updatedAt">>;
 type RefreshTokenModel = Model<
 	RefreshTokenRow,
-	Optional<RefreshTokenRow, "id" | "usedAt" | "revokedAt" | "accessTokenId" | "accessExpiresAt" | "createdAt">
+	Optional<RefreshTokenRow, "id" | "usedAt" | "revokedAt" | "accessTokenId" | "accessExpiresAt" | "claimRequestId" | "successorSealed" | "createdAt">
 >;
+type FirstAdminModel = Model<FirstAdminRow, FirstAdminRow>;
 
 export interface UsersTables {
 	users: ModelStatic<UserModel>;
 	refreshTokens: ModelStatic<RefreshTokenModel>;
+	firstAdmin: ModelStatic<FirstAdminModel>;
 }
 
 export function defineUsersTables(db: Sequelize): UsersTables {
@@ -65,8 +77,18 @@ export function defineUsersTables(db: Sequelize): UsersTables {
 				revokedAt: { type: DataTypes.DATE, allowNull: true },
 				accessTokenId: { type: DataTypes.STRING(36), allowNull: true },
 				accessExpiresAt: { type: DataTypes.DATE, allowNull: true },
+				claimRequestId: { type: DataTypes.STRING(128), allowNull: true },
+				successorSealed: { type: DataTypes.TEXT, allowNull: true },
 			},
 			{ tableName: "refresh_tokens", updatedAt: false },
+		),
+		firstAdmin: db.define<FirstAdminModel>(
+			"firstAdmin",
+			{
+				id: { type: DataTypes.INTEGER, primaryKey: true },
+				userId: { type: DataTypes.INTEGER, allowNull: false },
+			},
+			{ tableName: "first_admin", timestamps: false },
 		),
 	};
 }

@@ -1,7 +1,7 @@
 import { Errors, type Context, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import { randomUUID } from "node:crypto";
-import { Op, UniqueConstraintError } from "sequelize";
-import { ConflictError, NotFoundError, UnauthorizedError } from "../../broker/errors";
+import { Op, UniqueConstraintError, type Transaction } from "sequelize";
+import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../../broker/errors";
 import { registerReadinessProbe } from "../../broker/readiness";
 import { disconnectSockets } from "../../broker/realtime";
 import { DEFAULT_PASSWORD_COST, hashPassword, verifyPassword, type PasswordHashCost } from "../../lib/auth/passwords";
@@ -15,6 +15,7 @@ import {
 } from "../../lib/auth/tokens";
 import { loadSecrets } from "../../lib/config";
 import { FieldCipher, randomToken, sha256Hex } from "../../lib/crypto/field-cipher";
+import { openWithSecret, sealWithSecret } from "../../lib/crypto/secret-box";
 import { createKeyValueStore, type KeyValueStore } from "../../lib/state/kv-store";
 import { idParam, PRINTABLE } from "../../lib/validation";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
@@ -28,7 +29,7 @@ import type {
 	UserRolesChangedEvent,
 } from "../../types/users";
 import { usersMigrations } from "./migrations";
-import { defineUsersTables, type UserRow, type UsersTables } from "./tables";
+import { defineUsersTables, type RefreshTokenRow, type UserRow, type UsersTables } from "./tables";
 import { decodeCursor, encodeCursor, mayReadEmail, parseRoles, toPublicUser } from "./views";
 
 export interface UsersSettings extends ServiceSettingSchema, DbSettings {
@@ -51,13 +52,23 @@ interface UsersMethods {
 	publicUser(row: UserRow, showEmail: boolean): PublicUser;
 	findByLogin(login: string): Promise<UserRow | null>;
 	requireUser(id: number): Promise<UserRow>;
-	issueTokens(userId: number, familyId: string): Promise<TokenPair>;
+	issueTokens(userId: number, familyId: string, transaction?: Transaction): Promise<TokenPair>;
+	rotateRefreshToken(presented: string, requestId: string | null): Promise<RotationOutcome>;
+	claimFirstAdmin(userId: number, transaction: Transaction): Promise<boolean>;
 	revokeFamily(familyId: string, reason: string): Promise<void>;
 }
+
+type RotationOutcome =
+	| { kind: "issued" | "replayed"; tokens: TokenPair }
+	| { kind: "refused"; message: string; type: string }
+	| { kind: "reused"; token: RefreshTokenRow };
 
 type Session = Omit<SessionUser, "tokenId" | "tokenExpiresAt">;
 
 const BLACKLIST_PREFIX = "auth:blacklist:";
+/** How long the request that rotated a refresh token may be retried and get the same answer. */
+const REFRESH_REPLAY_WINDOW_MS = 60_000;
+const SUCCESSOR_PURPOSE = "refresh-successor";
 const USERNAME_PATTERN = /^[a-z0-9_.-]+$/;
 
 /** Accounts, passwords, tokens and roles (DESIGN §3). */
@@ -92,26 +103,31 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 				const passwordHash = await hashPassword(password, this.settings.passwordCost);
 				let row: UserRow;
 				try {
-					const created = await this.tables.users.create({
-						username,
-						displayName: displayName ?? username,
-						emailCiphertext: this.cipher.encrypt(email, "users.email"),
-						emailIndex: this.cipher.blindIndex(email),
-						passwordHash,
-						roles: "member",
+					row = await this.transaction(async (transaction) => {
+						const created = (
+							await this.tables.users.create(
+								{
+									username,
+									displayName: displayName ?? username,
+									emailCiphertext: this.cipher.encrypt(email, "users.email"),
+									emailIndex: this.cipher.blindIndex(email),
+									passwordHash,
+									roles: "member",
+								},
+								{ transaction },
+							)
+						).get({ plain: true });
+						if (await this.claimFirstAdmin(created.id, transaction)) {
+							await this.tables.users.update({ roles: "admin" }, { where: { id: created.id }, transaction });
+							created.roles = "admin";
+						}
+						return created;
 					});
-					row = created.get({ plain: true });
 				} catch (err) {
 					if (err instanceof UniqueConstraintError) {
 						throw new ConflictError("That username or email is already registered", "USER_EXISTS");
 					}
 					throw err;
-				}
-				// The lowest id is the first account ever registered: it becomes the admin.
-				const firstId = await this.tables.users.min("id");
-				if (firstId === row.id) {
-					await this.tables.users.update({ roles: "admin" }, { where: { id: row.id } });
-					row.roles = "admin";
 				}
 				// No cache to clean: nothing cached depends on who else is registered.
 				const user = this.publicUser(row, true);
@@ -154,33 +170,25 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 		refresh: {
 			rest: "POST /auth/refresh",
 			access: "public",
-			idempotent: false,
+			// A retry carries the request id of the first attempt, and that request gets its answer again.
+			idempotent: true,
 			params: { $$strict: true, refreshToken: { type: "string", min: 1, max: 512 } },
 			async handler(ctx: Context<{ refreshToken: string }, RequestMeta>): Promise<TokenPair> {
-				const stored = await this.tables.refreshTokens.findOne({ where: { tokenHash: sha256Hex(ctx.params.refreshToken) } });
-				const token = stored?.get({ plain: true });
-				if (!token) throw new UnauthorizedError("Refresh token is not valid", "INVALID_REFRESH_TOKEN");
-				if (token.revokedAt) throw new UnauthorizedError("Refresh token was revoked", "REFRESH_TOKEN_REVOKED");
-				if (new Date(token.expiresAt).getTime() <= Date.now()) {
-					throw new UnauthorizedError("Refresh token has expired", "REFRESH_TOKEN_EXPIRED");
+				const outcome = await this.rotateRefreshToken(ctx.params.refreshToken, ctx.requestID ?? null);
+				switch (outcome.kind) {
+					case "issued":
+					case "replayed":
+						return outcome.tokens;
+					case "refused":
+						throw new UnauthorizedError(outcome.message, outcome.type);
+					case "reused":
+						await this.revokeFamily(outcome.token.familyId, "Session revoked: its refresh token was used twice");
+						this.logger.warn(`Refresh token reuse detected for user ${outcome.token.userId}: session family revoked`);
+						throw new UnauthorizedError(
+							"Refresh token was already used: every session of this login was signed out",
+							"REFRESH_TOKEN_REUSED",
+						);
 				}
-				// Claim the token atomically: of two uses of one token, only one can win the update.
-				const [claimed] = await this.tables.refreshTokens.update(
-					{ usedAt: new Date() },
-					{ where: { id: token.id, usedAt: { [Op.is]: null }, revokedAt: { [Op.is]: null } } },
-				);
-				if (claimed === 0) {
-					await this.revokeFamily(token.familyId, "Session revoked: its refresh token was used twice");
-					this.logger.warn(`Refresh token reuse detected for user ${token.userId}: session family revoked`);
-					throw new UnauthorizedError(
-						"Refresh token was already used: every session of this login was signed out",
-						"REFRESH_TOKEN_REUSED",
-					);
-				}
-				await this.requireUser(token.userId).catch(() => {
-					throw new UnauthorizedError("The account no longer exists", "INVALID_REFRESH_TOKEN");
-				});
-				return this.issueTokens(token.userId, token.familyId);
 			},
 		},
 
@@ -264,17 +272,32 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 				roles: { type: "array", items: { type: "enum", values: [...ROLES] }, min: 1, max: ROLES.length, unique: true },
 			},
 			async handler(ctx: Context<{ id: number; roles: Role[] }, CallerMeta>): Promise<PublicUser> {
-				const row = await this.requireUser(ctx.params.id);
-				const previousRoles = parseRoles(row.roles);
-				if (previousRoles.includes("admin") && !ctx.params.roles.includes("admin")) {
-					const admins = await this.tables.users.count({ where: { roles: { [Op.like]: "%admin%" } } });
-					if (admins <= 1) {
+				const roles = ROLES.filter((role) => ctx.params.roles.includes(role));
+				const { row, previousRoles } = await this.transaction(async (transaction) => {
+					// The target, the caller and every admin are locked: two admins demoting each other at once are
+					// judged one after the other, and the second finds the first's change.
+					const locked = (
+						await this.tables.users.findAll({
+							where: { [Op.or]: [{ id: ctx.params.id }, { id: ctx.meta.user.id }, { roles: { [Op.like]: "%admin%" } }] },
+							lock: transaction.LOCK.UPDATE,
+							transaction,
+						})
+					).map((user) => user.get({ plain: true }));
+					const caller = locked.find((user) => user.id === ctx.meta.user.id);
+					if (!caller || !permissionsOf(parseRoles(caller.roles)).includes("users:admin")) {
+						throw new ForbiddenError("You need the 'users:admin' permission", "FORBIDDEN", { permission: "users:admin" });
+					}
+					const target = locked.find((user) => user.id === ctx.params.id);
+					if (!target) throw new NotFoundError(`User ${ctx.params.id} not found`, "USER_NOT_FOUND", { id: ctx.params.id });
+					const before = parseRoles(target.roles);
+					const admins = locked.filter((user) => parseRoles(user.roles).includes("admin"));
+					if (before.includes("admin") && !roles.includes("admin") && admins.length <= 1) {
 						throw new ConflictError("The last admin cannot lose the admin role", "LAST_ADMIN");
 					}
-				}
-				const roles = ROLES.filter((role) => ctx.params.roles.includes(role));
-				await this.tables.users.update({ roles: roles.join(",") }, { where: { id: row.id } });
-				const user = this.publicUser({ ...row, roles: roles.join(",") }, true);
+					await this.tables.users.update({ roles: roles.join(",") }, { where: { id: target.id }, transaction });
+					return { row: { ...target, roles: roles.join(",") }, previousRoles: before };
+				});
+				const user = this.publicUser(row, true);
 				// Cleans the cached sessions everywhere, so the new permissions apply to the next request.
 				await this.entityChanged("updated", user, ctx);
 				ctx.emit<UserRolesChangedEvent>("users.user.rolesChanged", { user, previousRoles, changedBy: ctx.meta.user.id });
@@ -349,18 +372,67 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			return row.get({ plain: true });
 		},
 
-		async issueTokens(userId: number, familyId: string): Promise<TokenPair> {
+		async issueTokens(userId: number, familyId: string, transaction?: Transaction): Promise<TokenPair> {
 			const access = signAccessToken(userId, this.jwtSecret, this.settings.accessTokenTtlSeconds);
 			const refreshToken = randomToken(32);
-			await this.tables.refreshTokens.create({
-				userId,
-				familyId,
-				tokenHash: sha256Hex(refreshToken),
-				expiresAt: new Date(Date.now() + this.settings.refreshTokenTtlSeconds * 1000),
-				accessTokenId: access.jti,
-				accessExpiresAt: new Date(Date.now() + access.expiresIn * 1000),
-			});
+			await this.tables.refreshTokens.create(
+				{
+					userId,
+					familyId,
+					tokenHash: sha256Hex(refreshToken),
+					expiresAt: new Date(Date.now() + this.settings.refreshTokenTtlSeconds * 1000),
+					accessTokenId: access.jti,
+					accessExpiresAt: new Date(Date.now() + access.expiresIn * 1000),
+				},
+				{ transaction },
+			);
 			return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
+		},
+
+		/**
+		 * Claims a refresh token and issues its successor in one transaction: a failure on the way leaves the token
+		 * unused. A token used before is reuse (a stolen copy), unless the same request comes again shortly after:
+		 * then it is a retry whose answer was lost, and it gets that answer.
+		 */
+		async rotateRefreshToken(presented: string, requestId: string | null): Promise<RotationOutcome> {
+			return this.transaction(async (transaction): Promise<RotationOutcome> => {
+				const token = (
+					await this.tables.refreshTokens.findOne({ where: { tokenHash: sha256Hex(presented) }, lock: transaction.LOCK.UPDATE, transaction })
+				)?.get({ plain: true });
+				if (!token) return { kind: "refused", message: "Refresh token is not valid", type: "INVALID_REFRESH_TOKEN" };
+				if (token.revokedAt) return { kind: "refused", message: "Refresh token was revoked", type: "REFRESH_TOKEN_REVOKED" };
+				if (new Date(token.expiresAt).getTime() <= Date.now()) {
+					return { kind: "refused", message: "Refresh token has expired", type: "REFRESH_TOKEN_EXPIRED" };
+				}
+				if (token.usedAt) {
+					const retried = requestId !== null && token.claimRequestId === requestId && token.successorSealed;
+					if (retried && Date.now() - new Date(token.usedAt).getTime() < REFRESH_REPLAY_WINDOW_MS) {
+						return { kind: "replayed", tokens: JSON.parse(openWithSecret(presented, token.successorSealed!, SUCCESSOR_PURPOSE)) as TokenPair };
+					}
+					return { kind: "reused", token };
+				}
+				if (!(await this.tables.users.findByPk(token.userId, { transaction }))) {
+					return { kind: "refused", message: "The account no longer exists", type: "INVALID_REFRESH_TOKEN" };
+				}
+				const tokens = await this.issueTokens(token.userId, token.familyId, transaction);
+				await this.tables.refreshTokens.update(
+					{ usedAt: new Date(), claimRequestId: requestId, successorSealed: sealWithSecret(presented, JSON.stringify(tokens), SUCCESSOR_PURPOSE) },
+					{ where: { id: token.id }, transaction },
+				);
+				return { kind: "issued", tokens };
+			});
+		},
+
+		async claimFirstAdmin(userId: number, transaction: Transaction): Promise<boolean> {
+			if (await this.tables.firstAdmin.findByPk(1, { transaction })) return false;
+			try {
+				await this.tables.firstAdmin.create({ id: 1, userId }, { transaction });
+				return true;
+			} catch (err) {
+				// Another first registration claimed it a moment earlier.
+				if (err instanceof UniqueConstraintError) return false;
+				throw err;
+			}
 		},
 
 		async revokeFamily(familyId: string, reason: string): Promise<void> {

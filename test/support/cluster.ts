@@ -1,4 +1,4 @@
-import { ServiceBroker, type ServiceSchema } from "moleculer";
+import { ServiceBroker, type Middleware, type ServiceSchema } from "moleculer";
 import mysql from "mysql2/promise";
 import Redis from "ioredis";
 import { randomBytes } from "node:crypto";
@@ -16,17 +16,18 @@ export function clusterBroker(
 	nodeID: string,
 	schemas: ServiceSchema[],
 	env: Record<string, string> = {},
+	testMiddlewares: Middleware[] = [],
 ): ServiceBroker {
-	const broker = new ServiceBroker(
-		createBrokerOptions({
-			NAMESPACE: namespace,
-			NODE_ID: nodeID,
-			TRANSPORTER: servers.nats,
-			REDIS_URL: servers.redis,
-			LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-			...env,
-		}),
-	);
+	const options = createBrokerOptions({
+		NAMESPACE: namespace,
+		NODE_ID: nodeID,
+		TRANSPORTER: servers.nats,
+		REDIS_URL: servers.redis,
+		LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+		...env,
+	});
+	// A test's own middlewares run innermost, next to the handlers.
+	const broker = new ServiceBroker({ ...options, middlewares: [...testMiddlewares, ...(options.middlewares ?? [])] });
 	for (const schema of schemas) broker.createService(schema);
 	return broker;
 }
