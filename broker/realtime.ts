@@ -1,7 +1,6 @@
 /** Broadcast to every gateway node; each delivers to the sockets connected to it, so each socket gets it once. */
 export const PUSH_EVENT = "gateway.push";
 export const JOIN_EVENT = "gateway.join";
-export const DISCONNECT_EVENT = "gateway.disconnect";
 
 export interface PushPayload {
 	/** Socket rooms (`user:<id>`, `channel:<id>`); empty means every connected socket. */
@@ -20,13 +19,6 @@ export interface JoinPayload {
 	leave?: string[];
 }
 
-export interface DisconnectPayload {
-	userId: number;
-	/** Only the sockets authenticated with this access token; all of the user's when absent. */
-	tokenId?: string;
-	reason: string;
-}
-
 /** A Context or a ServiceBroker. */
 interface Emitter {
 	broadcast<D>(eventName: string, data: D, opts?: Record<string, unknown>): Promise<void>;
@@ -41,10 +33,6 @@ export function pushToSockets(emitter: Emitter, payload: PushPayload): Promise<v
 
 export function joinRooms(emitter: Emitter, payload: JoinPayload): Promise<void> {
 	return emitter.broadcast(JOIN_EVENT, payload, TO_GATEWAYS);
-}
-
-export function disconnectSockets(emitter: Emitter, payload: DisconnectPayload): Promise<void> {
-	return emitter.broadcast(DISCONNECT_EVENT, payload, TO_GATEWAYS);
 }
 
 export const userRoom = (userId: number) => `user:${userId}`;

@@ -211,7 +211,9 @@ export class ColonyRestClient {
 	/** Tokens for the socket bridge: a fresh one after the server refused the last one as expired. */
 	tokenProvider(): AccessTokenProvider {
 		return ({ refused }) =>
-			refused?.error.type === "TOKEN_EXPIRED" ? this.renewAfterRejection(refused.token) : this.getAccessToken();
+			refused?.error.type === "TOKEN_EXPIRED" || refused?.error.type === "TOKEN_EXPIRING"
+				? this.renewAfterRejection(refused.token)
+				: this.getAccessToken();
 	}
 
 	/** Any route of the API, e.g. the ones this client has no method for yet. */

@@ -37,8 +37,8 @@ export interface BridgeEvents {
 	"chat.message.deleted": MessageView;
 	"chat.typing": ChatTypingEvent;
 	presence: { userId: number; status: PresenceStatus };
-	/** The server ended this session (sign-out); the bridge does not reconnect. */
-	"session.ended": { reason: string };
+	/** The server ended this session (sign-out, revoked); the bridge does not reconnect. */
+	"session.ended": { type?: string; reason: string };
 	connected: { reconnect: boolean };
 	disconnected: { reason: string; willReconnect: boolean };
 	/** A refused connection, an unavailable token, a failed catch-up or outbox storage: for the app to show or log. */
@@ -321,11 +321,40 @@ export class WebSocketBridge {
 		socket.on("chat.message.deleted", (message: MessageView) => this.emit("chat.message.deleted", message));
 		socket.on("chat.typing", (typing: ChatTypingEvent) => this.emit("chat.typing", typing));
 		socket.on("presence", (presence: BridgeEvents["presence"]) => this.emit("presence", presence));
+		socket.on("session.expiring", () => void this.renewToken(socket));
 		socket.on("session.ended", (ended: BridgeEvents["session.ended"]) => {
+			if (ended.type === "TOKEN_EXPIRED" && this.renewableToken) {
+				// Only the token ended, not the session: the reconnection that follows brings a fresh one.
+				this.refused = { error: new ColonyApiError(401, "TOKEN_EXPIRED", ended.reason), token: this.lastToken };
+				return;
+			}
 			// The server disconnects right after: that must not be answered with a reconnection.
 			this.stopped = true;
 			this.emit("session.ended", ended);
 		});
+	}
+
+	/**
+	 * The server says the socket's token expires soon: a fresh one goes over the open socket (`auth.refresh`), so
+	 * the connection lives on. If that fails the server drops the socket at expiry and the reconnection renews it.
+	 */
+	private async renewToken(socket: Socket): Promise<void> {
+		if (!this.renewableToken) return;
+		try {
+			const expiring = new ColonyApiError(401, "TOKEN_EXPIRING", "The socket's access token expires soon");
+			const token = await this.tokenSource({ refused: { error: expiring, token: this.lastToken } });
+			if (token === this.lastToken || socket !== this.socket || !socket.connected) return;
+			await new Promise<void>((resolve, reject) => {
+				socket.timeout(this.ackTimeoutMs).emit("auth.refresh", token, (failure: Error | null, err: ErrorBody | null) => {
+					if (failure) reject(new ColonyApiError(0, "TIMEOUT", `auth.refresh: ${failure.message}`));
+					else if (err) reject(ColonyApiError.fromBody(err));
+					else resolve();
+				});
+			});
+			this.lastToken = token;
+		} catch (err) {
+			this.emit("error", asApiError(err, "TOKEN_UNAVAILABLE"));
+		}
 	}
 
 	private authenticate(send: (data: object) => void): void {

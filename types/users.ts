@@ -1,4 +1,5 @@
 import type { Permission, Role } from "../lib/auth/permissions";
+import type { Revocation } from "../lib/auth/revocations";
 
 /** A user as every API answer shows it: never the password hash or the encrypted email. */
 export interface PublicUser {
@@ -18,9 +19,11 @@ export interface SessionUser {
 	displayName: string;
 	roles: Role[];
 	permissions: Permission[];
-	/** The access token's id and expiry, so logout can blacklist exactly this token. */
+	/** The access token's id and expiry (epoch seconds). */
 	tokenId: string;
 	tokenExpiresAt: number;
+	/** The sign-in the token belongs to (its refresh-token family): logout ends all of it. */
+	sessionId: string;
 }
 
 /** Set by the gateway on the call a client made (REST or socket), so the access middleware judges that call only. */
@@ -54,6 +57,16 @@ export interface TokenPair {
 
 export interface UserCreatedEvent {
 	user: PublicUser;
+}
+
+/** Broadcast to every node: a session ended, its access tokens must be refused and its sockets dropped. */
+export interface SessionRevokedEvent {
+	revocation: Revocation;
+}
+
+/** Broadcast to every node: what the gateways keep of this user (roles, names) is out of date. */
+export interface SessionChangedEvent {
+	userId: number;
 }
 
 export interface UserRolesChangedEvent {

@@ -1,5 +1,5 @@
 import jwt from "jsonwebtoken";
-import { randomUUID } from "node:crypto";
+import { createSecretKey, randomUUID, type KeyObject } from "node:crypto";
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 export const REFRESH_TOKEN_TTL_SECONDS = 7 * 24 * 60 * 60;
@@ -7,12 +7,23 @@ export const REFRESH_TOKEN_TTL_SECONDS = 7 * 24 * 60 * 60;
 const ISSUER = "colony";
 const AUDIENCE = "colony";
 const ALGORITHM = "HS256";
+/** A user id as the database holds it: decimal, 1 to 2^31 - 1. */
+const USER_ID = /^[1-9]\d{0,9}$/;
+const MAX_USER_ID = 2_147_483_647;
 
 export interface AccessTokenClaims {
-	sub: string;
+	userId: number;
+	/** The sign-in (refresh-token family) the token belongs to: logging out ends every token of it. */
+	sessionId: string;
 	jti: string;
 	exp: number;
 	iat: number;
+}
+
+export interface SignedAccessToken {
+	token: string;
+	jti: string;
+	expiresIn: number;
 }
 
 export type TokenProblem = "expired" | "invalid";
@@ -23,30 +34,48 @@ export class TokenError extends Error {
 	}
 }
 
-export function signAccessToken(userId: number, secret: string, ttlSeconds = ACCESS_TOKEN_TTL_SECONDS) {
-	const jti = randomUUID();
-	const token = jwt.sign({}, secret, {
-		algorithm: ALGORITHM,
-		subject: String(userId),
-		jwtid: jti,
-		issuer: ISSUER,
-		audience: AUDIENCE,
-		expiresIn: ttlSeconds,
-	});
-	return { token, jti, expiresIn: ttlSeconds };
-}
+/**
+ * Signs and verifies access tokens: HS256 only (`alg: none` and key-confusion tokens fail), issuer and exactly one
+ * audience, a decimal subject and a session id. The key object is built once: given a string, jsonwebtoken tries
+ * to read it as a public key on every verification first.
+ */
+export class AccessTokens {
+	private readonly key: KeyObject;
 
-/** Verifies signature, algorithm (only HS256: `alg: none` and key-confusion tokens fail), expiry and audience. */
-export function verifyAccessToken(token: string, secret: string): AccessTokenClaims {
-	try {
-		const claims = jwt.verify(token, secret, { algorithms: [ALGORITHM], issuer: ISSUER, audience: AUDIENCE });
-		if (typeof claims === "string" || !claims.sub || !claims.jti || !claims.exp || !claims.iat) {
+	constructor(secret: string) {
+		this.key = createSecretKey(Buffer.from(secret, "utf8"));
+	}
+
+	sign(userId: number, sessionId: string, ttlSeconds = ACCESS_TOKEN_TTL_SECONDS): SignedAccessToken {
+		const jti = randomUUID();
+		const token = jwt.sign({ sid: sessionId }, this.key, {
+			algorithm: ALGORITHM,
+			subject: String(userId),
+			jwtid: jti,
+			issuer: ISSUER,
+			audience: AUDIENCE,
+			expiresIn: ttlSeconds,
+		});
+		return { token, jti, expiresIn: ttlSeconds };
+	}
+
+	verify(token: string): AccessTokenClaims {
+		let claims: string | jwt.JwtPayload;
+		try {
+			claims = jwt.verify(token, this.key, { algorithms: [ALGORITHM], issuer: ISSUER, audience: AUDIENCE });
+		} catch (err) {
+			if (err instanceof jwt.TokenExpiredError) throw new TokenError("expired", "Token has expired");
+			throw new TokenError("invalid", `Token is invalid: ${(err as Error).message}`);
+		}
+		if (typeof claims === "string") throw new TokenError("invalid", "Token has no claims");
+		const { sub, sid, jti, exp, iat, aud } = claims as jwt.JwtPayload & { sid?: unknown };
+		// jsonwebtoken accepts an audience list that contains ours, and Number() reads "0x4" as 4: neither is ours.
+		if (aud !== AUDIENCE || typeof sub !== "string" || !USER_ID.test(sub) || Number(sub) > MAX_USER_ID) {
+			throw new TokenError("invalid", "Token names no user of this platform");
+		}
+		if (typeof sid !== "string" || sid.length === 0 || sid.length > 64 || !jti || !exp || !iat) {
 			throw new TokenError("invalid", "Token is missing required claims");
 		}
-		return { sub: claims.sub, jti: claims.jti, exp: claims.exp, iat: claims.iat };
-	} catch (err) {
-		if (err instanceof TokenError) throw err;
-		if (err instanceof jwt.TokenExpiredError) throw new TokenError("expired", "Token has expired");
-		throw new TokenError("invalid", `Token is invalid: ${(err as Error).message}`);
+		return { userId: Number(sub), sessionId: sid, jti, exp, iat };
 	}
 }

@@ -10,6 +10,7 @@ import { clientIp, trustedProxySet } from "../../lib/http/client-ip";
 import { createKeyValueStore, type KeyValueStore } from "../../lib/state/kv-store";
 import { RateLimiter } from "../../lib/state/rate-limiter";
 import type { RequestMeta, SessionUser } from "../../types/users";
+import { CallersMixin, type CallersMethods, type CallersState } from "./callers.mixin";
 import { SocketGatewayMixin, type SocketGatewaySettings } from "./socket-gateway.mixin";
 
 export interface ApiSettings extends ApiSettingsSchema {
@@ -54,9 +55,9 @@ const generateAliases = (ApiGateway.methods as { regenerateAutoAliases(this: unk
  * socket.io on the same server. It authenticates the caller and marks the call as a client's; the access
  * middleware on the node that runs the action decides whether that caller may.
  */
-const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
+const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState & CallersMethods> = {
 	name: "api",
-	mixins: [ApiGateway as unknown as ServiceSchema, SocketGatewayMixin as unknown as ServiceSchema],
+	mixins: [ApiGateway as unknown as ServiceSchema, CallersMixin as unknown as ServiceSchema, SocketGatewayMixin as unknown as ServiceSchema],
 
 	settings: {
 		rest: "/",
@@ -158,13 +159,13 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState> = {
 				if (scheme.toLowerCase() !== "bearer" || !token) {
 					throw new UnauthorizedError("Authorization header must be 'Bearer <access token>'", "INVALID_TOKEN");
 				}
-				user = await ctx.call<SessionUser, { token: string }>("users.resolveToken", { token });
+				user = await this.resolveCaller(token);
 			} catch (err) {
 				// Failed tokens count against the address, so guessing costs the guesser its budget.
 				await this.enforceRateLimit(`ip:${ip}`, res);
 				// A stale token must not lock a client out of the routes that replace it (login, refresh).
 				if (isPublic) return null;
-				// resolveToken refuses a token of the wrong shape as a parameter; to the client it is just invalid.
+				// The users service refuses a token of the wrong shape as a parameter; to the client it is just invalid.
 				if ((err as Error).name === "ValidationError") throw new UnauthorizedError("Access token is not valid", "INVALID_TOKEN");
 				throw err;
 			}

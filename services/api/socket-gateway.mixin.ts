@@ -1,22 +1,16 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
-import {
-	channelRoom,
-	DISCONNECT_EVENT,
-	JOIN_EVENT,
-	PUSH_EVENT,
-	userRoom,
-	type DisconnectPayload,
-	type JoinPayload,
-	type PushPayload,
-} from "../../broker/realtime";
+import { channelRoom, JOIN_EVENT, PUSH_EVENT, userRoom, type JoinPayload, type PushPayload } from "../../broker/realtime";
+import type { Revocation } from "../../lib/auth/revocations";
+import type { AccessTokenClaims } from "../../lib/auth/tokens";
 import { intFromEnv } from "../../lib/config";
 import { toClientError, type GatewayError } from "../../lib/http/client-errors";
 import { createPresenceStore, type PresenceStore } from "../../lib/state/presence";
 import type { RateLimiter } from "../../lib/state/rate-limiter";
 import type { ErrorBody, PresenceStatus } from "../../types/contract";
 import type { CallerMeta, RequestMeta, SessionUser } from "../../types/users";
+import type { CallersMethods, CallersState } from "./callers.mixin";
 
 const TYPING_INTERVAL_MS = 2_000;
 const SOCKET_CALL_TIMEOUT_MS = 15_000;
@@ -44,11 +38,33 @@ interface SocketMethods {
 	socketAuthorize(socket: Socket): Promise<SessionUser>;
 	handleSocketCall(socket: Socket, action: unknown, params: unknown): Promise<unknown>;
 	screenSocketCall(socket: Socket, action: unknown, params: unknown): Promise<SessionUser>;
+	socketCaller(socket: Socket): Promise<SessionUser>;
+	renewSocketToken(socket: Socket, token: unknown): Promise<{ expiresAt: number }>;
+	holdSocketSession(socket: Socket, claims: AccessTokenClaims): void;
+	endSocket(socket: Socket, type: string, reason: string): void;
+	sessionEnded(revocation: Revocation): void;
 	trackSocket(socket: Socket, user: SessionUser): Promise<void>;
 	announcePresence(userId: number): Promise<void>;
 }
 
-type SocketThis = Service<SocketGatewaySettings> & SocketState & SocketMethods;
+type SocketThis = Service<SocketGatewaySettings> & SocketState & SocketMethods & CallersState & CallersMethods;
+
+/** What a socket holds of its session: the claims of the access token it last presented, and their timers. */
+interface SocketSession {
+	claims: AccessTokenClaims;
+	/** Tells the client to renew its token (`session.expiring`), on the server's clock. */
+	warning: NodeJS.Timeout;
+	expiry: NodeJS.Timeout;
+}
+
+/** How long before expiry a socket is told to renew its token: 30 s, or a quarter of what is left if less. */
+function warningLeadMs(remainingMs: number): number {
+	return Math.min(30_000, remainingMs / 4);
+}
+
+function sessionOf(socket: Socket): SocketSession | undefined {
+	return socket.data.session as SocketSession | undefined;
+}
 type Acknowledge = (error: ErrorBody | null, result?: unknown) => void;
 
 interface ErrorLike {
@@ -84,12 +100,21 @@ function onSocketCall(this: Socket & { $service: SocketThis }, action: unknown, 
 	);
 }
 
+/** `auth.refresh(token, ack)`: a new access token of the same session, before the current one expires. */
+function onSocketRefresh(this: Socket & { $service: SocketThis }, token: unknown, ack: unknown): void {
+	const respond: Acknowledge | undefined = typeof ack === "function" ? (ack as Acknowledge) : undefined;
+	this.$service.renewSocketToken(this, token).then(
+		(result) => respond?.(null, result),
+		(err: GatewayError) => respond?.(toClientError(err)),
+	);
+}
+
 /**
  * socket.io on the gateway's HTTP server through moleculer-io: token authentication on connect, the rooms
  * `user:<id>` and `channel:<id>`, calls of the actions that declare `socket: true`, server events pushed by
- * services through `broker/realtime`, throttled typing and presence leases.
+ * services through `broker/realtime`, throttled typing and presence leases. It needs the CallersMixin beside it.
  */
-export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, SocketMethods, SocketState>> = {
+export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, SocketMethods, SocketState & CallersState & CallersMethods>> = {
 	mixins: [SocketIOService],
 
 	settings: {
@@ -97,7 +122,7 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 		socketRateLimitPerMinute: intFromEnv(process.env.SOCKET_RATE_LIMIT_PER_MIN, 600, "SOCKET_RATE_LIMIT_PER_MIN"),
 		io: {
 			options: { pingInterval: 10_000, pingTimeout: 10_000, maxHttpBufferSize: 64 * 1024 },
-			namespaces: { "/": { authorization: true, events: { call: onSocketCall } } },
+			namespaces: { "/": { authorization: true, events: { call: onSocketCall, "auth.refresh": onSocketRefresh } } },
 		},
 	} as SocketGatewaySettings,
 
@@ -151,17 +176,6 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 			this.io.local.in(ctx.params.room).socketsJoin(ctx.params.join);
 			if (ctx.params.leave?.length) this.io.local.in(ctx.params.room).socketsLeave(ctx.params.leave);
 		},
-
-		async [DISCONNECT_EVENT](ctx: Context<DisconnectPayload>) {
-			if (!this.io) return;
-			const { userId, tokenId, reason } = ctx.params;
-			for (const socket of await this.io.local.in(userRoom(userId)).fetchSockets()) {
-				const user = (socket.data as { user?: SessionUser }).user;
-				if (tokenId && user?.tokenId !== tokenId) continue;
-				socket.emit("session.ended", { reason });
-				socket.disconnect(true);
-			}
-		},
 	},
 
 	methods: {
@@ -173,16 +187,81 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 			let user: SessionUser;
 			let channels: number[];
 			try {
-				user = await this.broker.call<SessionUser, { token: string }>("users.resolveToken", { token });
+				user = await this.resolveCaller(token);
 				channels = await this.broker.call<number[], { userId: number }>("chat.channelsOf", { userId: user.id });
 			} catch (err) {
 				const failure = err as ErrorLike;
 				if (failure.code && failure.code < 500) throw connectError(failure);
 				throw connectError({ message: "Chat is temporarily unavailable, retry shortly", type: "SERVICE_UNAVAILABLE", code: 503 });
 			}
+			this.holdSocketSession(socket, this.verifyToken(token));
 			socket.data.user = user;
+			socket.once("disconnect", () => {
+				clearTimeout(sessionOf(socket)?.warning);
+				clearTimeout(sessionOf(socket)?.expiry);
+			});
 			await socket.join([userRoom(user.id), ...channels.map(channelRoom)]);
 			await this.trackSocket(socket, user);
+			return user;
+		},
+
+		/** A socket lives no longer than its token: it is dropped at expiry unless renewed over `auth.refresh`. */
+		holdSocketSession(socket: Socket, claims: AccessTokenClaims) {
+			const previous = sessionOf(socket);
+			clearTimeout(previous?.warning);
+			clearTimeout(previous?.expiry);
+			const remainingMs = Math.max(0, claims.exp * 1000 - Date.now());
+			const warning = setTimeout(() => socket.emit("session.expiring", { inMs: Math.max(0, claims.exp * 1000 - Date.now()) }), remainingMs - warningLeadMs(remainingMs));
+			const expiry = setTimeout(
+				() => this.endSocket(socket, "TOKEN_EXPIRED", "Access token has expired: renew it over the socket before it does"),
+				remainingMs,
+			);
+			warning.unref();
+			expiry.unref();
+			socket.data.session = { claims, warning, expiry } satisfies SocketSession;
+		},
+
+		async renewSocketToken(socket: Socket, token: unknown) {
+			const current = sessionOf(socket);
+			if (typeof token !== "string" || token.length === 0 || token.length > 4096) {
+				throw callError("Send auth.refresh with a new access token", "INVALID_TOKEN", 401);
+			}
+			const claims = this.verifyToken(token);
+			if (!current || claims.userId !== current.claims.userId) {
+				throw callError("The new token belongs to another user: connect again with it", "INVALID_TOKEN", 401);
+			}
+			if (this.revocations.isRevoked(claims.sessionId)) throw callError("Access token was revoked", "TOKEN_REVOKED", 401);
+			this.holdSocketSession(socket, claims);
+			return { expiresAt: claims.exp };
+		},
+
+		endSocket(socket: Socket, type: string, reason: string) {
+			socket.emit("session.ended", { type, reason });
+			socket.disconnect(true);
+		},
+
+		/** A session ended (logout, a reused refresh token): its sockets on this gateway go, whatever their token's age. */
+		sessionEnded(revocation: Revocation) {
+			if (!this.io) return;
+			const type = revocation.reason === "Signed out" ? "SIGNED_OUT" : "SESSION_REVOKED";
+			for (const socket of this.io.of("/").sockets.values()) {
+				if (sessionOf(socket)?.claims.sessionId === revocation.sessionId) this.endSocket(socket, type, revocation.reason);
+			}
+		},
+
+		/** The caller of a socket call: its token still valid and its session alive, its roles as they are now. */
+		async socketCaller(socket: Socket): Promise<SessionUser> {
+			const session = sessionOf(socket);
+			if (!session || session.claims.exp * 1000 <= Date.now()) {
+				setImmediate(() => this.endSocket(socket, "TOKEN_EXPIRED", "Access token has expired"));
+				throw callError("Access token has expired", "TOKEN_EXPIRED", 401);
+			}
+			if (this.revocations.isRevoked(session.claims.sessionId)) {
+				setImmediate(() => this.endSocket(socket, "SESSION_REVOKED", "Access token was revoked"));
+				throw callError("Access token was revoked", "TOKEN_REVOKED", 401);
+			}
+			const user = await this.callerOf(session.claims);
+			socket.data.user = user;
 			return user;
 		},
 
@@ -194,12 +273,7 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 
 		/** What a socket call must pass before it reaches any service; every call counts against the budget. */
 		async screenSocketCall(socket: Socket, action: unknown, params: unknown): Promise<SessionUser> {
-			const user = socket.data.user as SessionUser | undefined;
-			if (!user || user.tokenExpiresAt * 1000 <= Date.now()) {
-				// Expired mid-connection: the client reconnects with a fresh token.
-				setImmediate(() => socket.disconnect(true));
-				throw callError("Access token has expired", "TOKEN_EXPIRED", 401);
-			}
+			const user = await this.socketCaller(socket);
 			const budget = await this.socketLimiter.consume(`socket:user:${user.id}`).catch(() => null);
 			if (budget && !budget.allowed) {
 				throw callError("Too many requests, slow down", "RATE_LIMITED", 429, { retryAfter: budget.resetSeconds });

@@ -44,10 +44,22 @@ type RefreshTokenModel = Model<
 >;
 type FirstAdminModel = Model<FirstAdminRow, FirstAdminRow>;
 
+export interface SessionRevocationRow {
+	id: number;
+	sessionId: string;
+	userId: number;
+	/** When the last access token the session could have issued expires: the row matters until then. */
+	expiresAt: Date;
+	reason: string;
+	createdAt: Date;
+}
+type SessionRevocationModel = Model<SessionRevocationRow, Optional<SessionRevocationRow, "id" | "createdAt">>;
+
 export interface UsersTables {
 	users: ModelStatic<UserModel>;
 	refreshTokens: ModelStatic<RefreshTokenModel>;
 	firstAdmin: ModelStatic<FirstAdminModel>;
+	sessionRevocations: ModelStatic<SessionRevocationModel>;
 }
 
 export function defineUsersTables(db: Sequelize): UsersTables {
@@ -89,6 +101,17 @@ export function defineUsersTables(db: Sequelize): UsersTables {
 				userId: { type: DataTypes.INTEGER, allowNull: false },
 			},
 			{ tableName: "first_admin", timestamps: false },
+		),
+		sessionRevocations: db.define<SessionRevocationModel, Omit<SessionRevocationRow, "createdAt">>(
+			"sessionRevocation",
+			{
+				id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+				sessionId: { type: DataTypes.STRING(64), allowNull: false },
+				userId: { type: DataTypes.INTEGER, allowNull: false },
+				expiresAt: { type: DataTypes.DATE, allowNull: false },
+				reason: { type: DataTypes.STRING(200), allowNull: false },
+			},
+			{ tableName: "session_revocations", updatedAt: false },
 		),
 	};
 }

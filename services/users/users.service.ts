@@ -2,21 +2,13 @@ import { Errors, type Context, type ServiceSchema, type ServiceSettingSchema } f
 import { randomUUID } from "node:crypto";
 import { Op, UniqueConstraintError, type Transaction } from "sequelize";
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../../broker/errors";
-import { registerReadinessProbe } from "../../broker/readiness";
-import { disconnectSockets } from "../../broker/realtime";
 import { DEFAULT_PASSWORD_COST, hashPassword, verifyPassword, type PasswordHashCost } from "../../lib/auth/passwords";
 import { permissionsOf, ROLES, type Role } from "../../lib/auth/permissions";
-import {
-	ACCESS_TOKEN_TTL_SECONDS,
-	REFRESH_TOKEN_TTL_SECONDS,
-	signAccessToken,
-	TokenError,
-	verifyAccessToken,
-} from "../../lib/auth/tokens";
+import type { Revocation } from "../../lib/auth/revocations";
+import { ACCESS_TOKEN_TTL_SECONDS, AccessTokens, REFRESH_TOKEN_TTL_SECONDS, TokenError } from "../../lib/auth/tokens";
 import { loadSecrets } from "../../lib/config";
 import { FieldCipher, randomToken, sha256Hex } from "../../lib/crypto/field-cipher";
 import { openWithSecret, sealWithSecret } from "../../lib/crypto/secret-box";
-import { createKeyValueStore, type KeyValueStore } from "../../lib/state/kv-store";
 import { idParam, PRINTABLE } from "../../lib/validation";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
 import type {
@@ -24,6 +16,8 @@ import type {
 	PublicUser,
 	RequestMeta,
 	SessionUser,
+	SessionChangedEvent,
+	SessionRevokedEvent,
 	TokenPair,
 	UserCreatedEvent,
 	UserRolesChangedEvent,
@@ -33,8 +27,6 @@ import { defineUsersTables, type RefreshTokenRow, type UserRow, type UsersTables
 import { decodeCursor, encodeCursor, mayReadEmail, parseRoles, toPublicUser } from "./views";
 
 export interface UsersSettings extends ServiceSettingSchema, DbSettings {
-	/** Shared store of the access-token blacklist; process memory when unset. */
-	redisUrl?: string;
 	passwordCost: PasswordHashCost;
 	accessTokenTtlSeconds: number;
 	refreshTokenTtlSeconds: number;
@@ -42,8 +34,7 @@ export interface UsersSettings extends ServiceSettingSchema, DbSettings {
 
 interface UsersState {
 	cipher: FieldCipher;
-	store: KeyValueStore;
-	jwtSecret: string;
+	tokens: AccessTokens;
 	/** Verified against when no user matches a login, so unknown names take as long as wrong passwords. */
 	decoyHash: string;
 }
@@ -55,7 +46,7 @@ interface UsersMethods {
 	issueTokens(userId: number, familyId: string, transaction?: Transaction): Promise<TokenPair>;
 	rotateRefreshToken(presented: string, requestId: string | null): Promise<RotationOutcome>;
 	claimFirstAdmin(userId: number, transaction: Transaction): Promise<boolean>;
-	revokeFamily(familyId: string, reason: string): Promise<void>;
+	revokeSession(sessionId: string, userId: number, reason: string): Promise<void>;
 }
 
 type RotationOutcome =
@@ -63,9 +54,8 @@ type RotationOutcome =
 	| { kind: "refused"; message: string; type: string }
 	| { kind: "reused"; token: RefreshTokenRow };
 
-type Session = Omit<SessionUser, "tokenId" | "tokenExpiresAt">;
+type Session = Omit<SessionUser, "tokenId" | "tokenExpiresAt" | "sessionId">;
 
-const BLACKLIST_PREFIX = "auth:blacklist:";
 /** How long the request that rotated a refresh token may be retried and get the same answer. */
 const REFRESH_REPLAY_WINDOW_MS = 60_000;
 const SUCCESSOR_PURPOSE = "refresh-successor";
@@ -78,11 +68,9 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 
 	settings: {
 		rest: "/",
-		redisUrl: process.env.REDIS_URL,
 		passwordCost: DEFAULT_PASSWORD_COST,
 		accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
 		refreshTokenTtlSeconds: REFRESH_TOKEN_TTL_SECONDS,
-		$secureSettings: ["redisUrl"],
 	},
 
 	actions: {
@@ -182,7 +170,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 					case "refused":
 						throw new UnauthorizedError(outcome.message, outcome.type);
 					case "reused":
-						await this.revokeFamily(outcome.token.familyId, "Session revoked: its refresh token was used twice");
+						await this.revokeSession(outcome.token.familyId, outcome.token.userId, "Session revoked: its refresh token was used twice");
 						this.logger.warn(`Refresh token reuse detected for user ${outcome.token.userId}: session family revoked`);
 						throw new UnauthorizedError(
 							"Refresh token was already used: every session of this login was signed out",
@@ -199,16 +187,14 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			params: { $$strict: true, refreshToken: { type: "string", min: 1, max: 512, optional: true } },
 			async handler(ctx: Context<{ refreshToken?: string }, CallerMeta>): Promise<null> {
 				const caller = ctx.meta.user;
-				const ttlMs = caller.tokenExpiresAt * 1000 - Date.now();
-				if (ttlMs > 0) await this.store.set(BLACKLIST_PREFIX + caller.tokenId, String(caller.id), ttlMs);
+				// Signing out ends the session the access token belongs to: every token of it, on every socket.
+				await this.revokeSession(caller.sessionId, caller.id, "Signed out");
 				if (ctx.params.refreshToken) {
-					const stored = await this.tables.refreshTokens.findOne({
-						where: { tokenHash: sha256Hex(ctx.params.refreshToken), userId: caller.id },
-					});
-					if (stored) await this.revokeFamily(stored.get({ plain: true }).familyId, "Signed out");
+					const other = (
+						await this.tables.refreshTokens.findOne({ where: { tokenHash: sha256Hex(ctx.params.refreshToken), userId: caller.id } })
+					)?.get({ plain: true });
+					if (other && other.familyId !== caller.sessionId) await this.revokeSession(other.familyId, caller.id, "Signed out");
 				}
-				ctx.emit("users.session.ended", { userId: caller.id, tokenId: caller.tokenId });
-				await disconnectSockets(ctx, { userId: caller.id, tokenId: caller.tokenId, reason: "Signed out" });
 				ctx.meta.$statusCode = 204;
 				return null;
 			},
@@ -298,8 +284,10 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 					return { row: { ...target, roles: roles.join(",") }, previousRoles: before };
 				});
 				const user = this.publicUser(row, true);
-				// Cleans the cached sessions everywhere, so the new permissions apply to the next request.
+				// Cleans the cached sessions everywhere, so the new permissions apply to the next request, also on
+				// open sockets.
 				await this.entityChanged("updated", user, ctx);
+				ctx.broadcast<SessionChangedEvent>("users.session.changed", { userId: user.id });
 				ctx.emit<UserRolesChangedEvent>("users.user.rolesChanged", { user, previousRoles, changedBy: ctx.meta.user.id });
 				return user;
 			},
@@ -318,6 +306,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			},
 		},
 
+		/** The caller a token stands for, checked against the database; gateways verify tokens themselves. */
 		resolveToken: {
 			visibility: "public",
 			idempotent: true,
@@ -325,24 +314,45 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			async handler(ctx: Context<{ token: string }>): Promise<SessionUser> {
 				let claims;
 				try {
-					claims = verifyAccessToken(ctx.params.token, this.jwtSecret);
+					claims = this.tokens.verify(ctx.params.token);
 				} catch (err) {
 					if (err instanceof TokenError && err.problem === "expired") {
 						throw new UnauthorizedError("Access token has expired", "TOKEN_EXPIRED");
 					}
 					throw new UnauthorizedError("Access token is not valid", "INVALID_TOKEN");
 				}
-				if (await this.store.get(BLACKLIST_PREFIX + claims.jti)) {
+				if (await this.tables.sessionRevocations.findOne({ where: { sessionId: claims.sessionId }, attributes: ["id"] })) {
 					throw new UnauthorizedError("Access token was revoked", "TOKEN_REVOKED");
 				}
-				const session = await ctx.call<Session | null, { id: number }>("users.session", { id: Number(claims.sub) });
+				const session = await ctx.call<Session | null, { id: number }>("users.session", { id: claims.userId });
 				if (!session) throw new UnauthorizedError("The account no longer exists", "INVALID_TOKEN");
-				return { ...session, tokenId: claims.jti, tokenExpiresAt: claims.exp };
+				return { ...session, tokenId: claims.jti, tokenExpiresAt: claims.exp, sessionId: claims.sessionId };
 			},
 		},
 
+		/** For gateways: the sessions ended after `after` whose tokens may still be alive, oldest first. */
+		revocations: {
+			visibility: "public",
+			idempotent: true,
+			params: { after: { type: "number", integer: true, min: 0 }, limit: { type: "number", integer: true, min: 1, max: 1000, default: 1000 } },
+			async handler(ctx: Context<{ after: number; limit: number }>): Promise<{ items: Revocation[] }> {
+				const rows = await this.tables.sessionRevocations.findAll({
+					where: { id: { [Op.gt]: ctx.params.after }, expiresAt: { [Op.gt]: new Date() } },
+					order: [["id", "ASC"]],
+					limit: ctx.params.limit,
+				});
+				return {
+					items: rows.map((row) => {
+						const { id, sessionId, userId, expiresAt, reason } = row.get({ plain: true });
+						return { id, sessionId, userId, expiresAt: new Date(expiresAt).getTime(), reason };
+					}),
+				};
+			},
+		},
+
+		/** For gateways: who a user is and what they may do, as their callers' sessions carry it. */
 		session: {
-			visibility: "protected",
+			visibility: "public",
 			idempotent: true,
 			cache: { keys: ["id"], ttl: ACCESS_TOKEN_TTL_SECONDS },
 			params: { id: idParam },
@@ -373,7 +383,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 		},
 
 		async issueTokens(userId: number, familyId: string, transaction?: Transaction): Promise<TokenPair> {
-			const access = signAccessToken(userId, this.jwtSecret, this.settings.accessTokenTtlSeconds);
+			const access = this.tokens.sign(userId, familyId, this.settings.accessTokenTtlSeconds);
 			const refreshToken = randomToken(32);
 			await this.tables.refreshTokens.create(
 				{
@@ -435,36 +445,34 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			}
 		},
 
-		async revokeFamily(familyId: string, reason: string): Promise<void> {
-			// The family's access tokens that are still alive end with it, and so do their sockets.
-			const live = await this.tables.refreshTokens.findAll({
-				where: { familyId, accessExpiresAt: { [Op.gt]: new Date() } },
-				attributes: ["userId", "accessTokenId", "accessExpiresAt"],
+		/**
+		 * Ends a session: its refresh tokens are revoked, and the revocation is recorded and announced to every
+		 * gateway, which refuses the session's access tokens and drops its sockets at once.
+		 */
+		async revokeSession(sessionId: string, userId: number, reason: string): Promise<void> {
+			const expiresAt = new Date(Date.now() + this.settings.accessTokenTtlSeconds * 1000);
+			const revocation = await this.transaction(async (transaction) => {
+				await this.tables.refreshTokens.update(
+					{ revokedAt: new Date() },
+					{ where: { familyId: sessionId, revokedAt: { [Op.is]: null } }, transaction },
+				);
+				const row = await this.tables.sessionRevocations.create({ sessionId, userId, expiresAt, reason }, { transaction });
+				return row.get({ plain: true });
 			});
-			for (const token of live.map((row) => row.get({ plain: true }))) {
-				if (!token.accessTokenId || !token.accessExpiresAt) continue;
-				const ttlMs = new Date(token.accessExpiresAt).getTime() - Date.now();
-				if (ttlMs > 0) await this.store.set(BLACKLIST_PREFIX + token.accessTokenId, String(token.userId), ttlMs);
-				await disconnectSockets(this.broker, { userId: token.userId, tokenId: token.accessTokenId, reason });
-			}
-			await this.tables.refreshTokens.update({ revokedAt: new Date() }, { where: { familyId, revokedAt: { [Op.is]: null } } });
+			this.broker.broadcast<SessionRevokedEvent>("users.session.revoked", {
+				revocation: { id: revocation.id, sessionId, userId, expiresAt: expiresAt.getTime(), reason },
+			});
 		},
 	},
 
 	created() {
 		const secrets = loadSecrets();
-		this.jwtSecret = secrets.jwtSecret;
+		this.tokens = new AccessTokens(secrets.jwtSecret);
 		this.cipher = new FieldCipher(secrets.dataKey, secrets.previousDataKeys, secrets.indexKey);
-		this.store = createKeyValueStore(this.settings.redisUrl, `colony:${this.broker.namespace}:`);
 	},
 
 	async started() {
 		this.decoyHash = await hashPassword(randomToken(16), this.settings.passwordCost);
-		if (this.settings.redisUrl) registerReadinessProbe(this.broker, "redis:users", () => this.store.isReady());
-	},
-
-	async stopped() {
-		await this.store.close();
 	},
 };
 

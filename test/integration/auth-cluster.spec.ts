@@ -1,5 +1,5 @@
 import type { ServiceBroker } from "moleculer";
-import { signAccessToken } from "../../lib/auth/tokens";
+import { AccessTokens } from "../../lib/auth/tokens";
 import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { apiService, gatewayUrl, RestClient, usersService } from "../support/platform";
@@ -9,6 +9,14 @@ const RATE_LIMIT = 100;
 
 function withSignature(token: string, signature: string): string {
 	return token.split(".").slice(0, 2).concat(signature).join(".");
+}
+
+async function waitForReady(client: RestClient): Promise<void> {
+	for (let i = 0; i < 100; i++) {
+		if ((await client.get("/health/ready")).status === 200) return;
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	throw new Error("the gateway did not become ready");
 }
 
 function unsignedToken(claims: Record<string, unknown>): string {
@@ -26,7 +34,7 @@ describeIntegration("sign-in across two gateways and a users node (NATS, MariaDB
 	beforeAll(async () => {
 		await database.create();
 		nodes = [
-			clusterBroker(namespace, "users-1", [usersService({ databaseUri: database.uri, redisUrl: servers.redis })]),
+			clusterBroker(namespace, "users-1", [usersService({ databaseUri: database.uri })]),
 			clusterBroker(namespace, "gateway-a", [apiService({ redisUrl: servers.redis, rateLimitPerMinute: RATE_LIMIT })]),
 			clusterBroker(namespace, "gateway-b", [apiService({ redisUrl: servers.redis, rateLimitPerMinute: RATE_LIMIT })]),
 		];
@@ -63,6 +71,27 @@ describeIntegration("sign-in across two gateways and a users node (NATS, MariaDB
 		const after = await gatewayB.get("/api/v1/users/me", accessToken);
 		expect(after.status).toBe(401);
 		expect(after.body).toMatchObject({ type: "TOKEN_REVOKED" });
+	});
+
+	it("refuses a logged-out token on a gateway that joined the cluster after the logout", async () => {
+		await gatewayA.register("bea");
+		const { accessToken } = await gatewayA.login("bea");
+		expect((await gatewayA.request("POST", "/api/v1/auth/logout", { token: accessToken })).status).toBe(204);
+
+		const late = clusterBroker(namespace, "gateway-late", [apiService({ redisUrl: servers.redis })]);
+		try {
+			await late.start();
+			await late.waitForServices(["users"], 15_000);
+			const gatewayLate = new RestClient(gatewayUrl(late));
+			await waitForReady(gatewayLate);
+
+			const answer = await gatewayLate.get("/api/v1/users/me", accessToken);
+
+			expect(answer.status).toBe(401);
+			expect(answer.body).toMatchObject({ type: "TOKEN_REVOKED" });
+		} finally {
+			await late.stop();
+		}
 	});
 
 	it("counts one user's requests on both gateways against one budget: the 101st gets 429", async () => {
@@ -114,7 +143,7 @@ describeIntegration("sign-in across two gateways and a users node (NATS, MariaDB
 		});
 
 		it("refuses an expired token and says so", async () => {
-			const expired = signAccessToken(userId, process.env.JWT_SECRET!, -60).token;
+			const expired = new AccessTokens(process.env.JWT_SECRET!).sign(userId, "a-session", -60).token;
 			const answer = await gatewayB.get("/api/v1/users/me", expired);
 			expect(answer.status).toBe(401);
 			expect(answer.body).toMatchObject({ type: "TOKEN_EXPIRED" });

@@ -28,7 +28,7 @@ describeIntegration("chat across two gateways and a chat node (NATS, MariaDB, Re
 	beforeAll(async () => {
 		await Promise.all([usersDb.create(), chatDb.create()]);
 		nodes = [
-			clusterBroker(namespace, "users-1", [usersService({ databaseUri: usersDb.uri, redisUrl: servers.redis })]),
+			clusterBroker(namespace, "users-1", [usersService({ databaseUri: usersDb.uri })]),
 			clusterBroker(namespace, "chat-1", [chatService({ databaseUri: chatDb.uri })]),
 			clusterBroker(namespace, "gateway-a", [apiService({ redisUrl: servers.redis })]),
 			clusterBroker(namespace, "gateway-b", [apiService({ redisUrl: servers.redis })]),
@@ -116,5 +116,19 @@ describeIntegration("chat across two gateways and a chat node (NATS, MariaDB, Re
 		const dump = JSON.stringify(rows);
 		for (const plaintext of ["message 1", "the plan", "still secret"]) expect(dump).not.toContain(plaintext);
 		expect(rows.every((row) => typeof row.keyId === "string" && String(row.body).startsWith(`v1.${row.keyId}.`))).toBe(true);
+	});
+
+	it("drops on gateway B the sockets of a session that signed out through gateway A", async () => {
+		await gatewayA.register("leaver");
+		const session = await gatewayA.login("leaver");
+		const onB = await connect(gatewayB.baseUrl, session.accessToken);
+		sockets.push(onB);
+		const ended = new Promise<{ type: string }>((resolve) => onB.once("session.ended", resolve));
+
+		expect((await gatewayA.request("POST", "/api/v1/auth/logout", { token: session.accessToken })).status).toBe(204);
+
+		expect(await ended).toMatchObject({ type: "SIGNED_OUT" });
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		expect(onB.connected).toBe(false);
 	});
 });

@@ -54,7 +54,7 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 	beforeAll(async () => {
 		await Promise.all([usersDb.create(), chatDb.create()]);
 		nodes = [
-			clusterBroker(namespace, "users-1", [usersService({ databaseUri: usersDb.uri, redisUrl: servers.redis })]),
+			clusterBroker(namespace, "users-1", [usersService({ databaseUri: usersDb.uri })]),
 			clusterBroker(namespace, "gateway-a", [apiService({ redisUrl: servers.redis, presenceTtlMs: PRESENCE_TTL_MS })]),
 		];
 		await Promise.all(nodes.map((node) => node.start()));

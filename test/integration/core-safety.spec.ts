@@ -15,7 +15,7 @@ describeIntegration("safe retries and atomic role changes on two users nodes (NA
 
 	beforeAll(async () => {
 		await database.create();
-		const users = () => usersService({ databaseUri: database.uri, redisUrl: servers.redis });
+		const users = () => usersService({ databaseUri: database.uri });
 		nodes = [
 			clusterBroker(namespace, "users-1", [users()], {}, [lost.middleware]),
 			clusterBroker(namespace, "users-2", [users()], {}, [lost.middleware]),

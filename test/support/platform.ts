@@ -17,7 +17,6 @@ export function usersService(settings: Partial<UsersSettings> = {}): ServiceSche
 		settings: {
 			...UsersService.settings,
 			databaseUri: "sqlite::memory:",
-			redisUrl: undefined,
 			passwordCost: TEST_PASSWORD_COST,
 			...settings,
 		},

@@ -34,7 +34,7 @@ describe("health and metrics of the api node", () => {
 
 		expect(answer.status).toBe(200);
 		expect(answer.body).toMatchObject({ status: "ready", ready: true });
-		expect(answer.body.checks).toEqual({ broker: true, cacher: true, "database:users": true, "users-service": true });
+		expect(answer.body.checks).toEqual({ broker: true, cacher: true, "database:users": true, revocations: true, "users-service": true });
 	});
 
 	it("serves Prometheus text on /metrics, counting the requests it handled", async () => {

@@ -23,7 +23,7 @@ function accessToken(
 	};
 	// jsonwebtoken refuses undefined options: an override of `undefined` leaves the claim out.
 	const claims = Object.entries(options).filter(([, value]) => value !== undefined);
-	return jwt.sign({}, secret, Object.fromEntries(claims) as jwt.SignOptions);
+	return jwt.sign({ sid: randomUUID() }, secret, Object.fromEntries(claims) as jwt.SignOptions);
 }
 
 function base64url(value: object): string {

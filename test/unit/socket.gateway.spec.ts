@@ -1,6 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
-import { signAccessToken } from "../../lib/auth/tokens";
+import { AccessTokens } from "../../lib/auth/tokens";
 import type { ChannelView, MessageView } from "../../types/chat";
 import { RestClient, startPlatform } from "../support/platform";
 import { callAction as call, connected, openSocket as open } from "../support/sockets";
@@ -14,6 +14,16 @@ function refusal(socket: Socket): Promise<ConnectRefusal> {
 	return new Promise((resolve, reject) => {
 		socket.once("connect", () => reject(new Error("the socket was let in")));
 		socket.once("connect_error", (err) => resolve(err as unknown as ConnectRefusal));
+	});
+}
+
+function renew<T>(socket: Socket, token: string): Promise<T> {
+	return new Promise((resolve, reject) => {
+		socket.timeout(5_000).emit("auth.refresh", token, (timeout: Error | null, err: unknown, result: T) => {
+			if (timeout) reject(timeout);
+			else if (err) reject(err);
+			else resolve(result);
+		});
 	});
 }
 
@@ -57,7 +67,7 @@ describe("socket gateway", () => {
 
 		it("refuses a bad token and an expired token with the reason", async () => {
 			expect((await refusal(track(open(url, "not-a-token")))).data?.type).toBe("INVALID_TOKEN");
-			const expired = signAccessToken(ids.amy, process.env.JWT_SECRET!, -30).token;
+			const expired = new AccessTokens(process.env.JWT_SECRET!).sign(ids.amy, "a-session", -30).token;
 			const err = await refusal(track(open(url, expired)));
 			expect(err).toMatchObject({ message: "Access token has expired", data: { type: "TOKEN_EXPIRED", code: 401 } });
 		});
@@ -98,13 +108,37 @@ describe("socket gateway", () => {
 			expect(JSON.stringify(err)).not.toContain("leaked");
 		});
 
-		it("refuses calls once the socket's access token has expired, and drops the socket", async () => {
-			const shortLived = signAccessToken(ids.amy, process.env.JWT_SECRET!, 1).token;
+		it("drops a socket when its access token expires, saying why, after warning it to renew", async () => {
+			const shortLived = new AccessTokens(process.env.JWT_SECRET!).sign(ids.amy, "a-session", 2).token;
 			const socket = await connected(track(open(url, shortLived)));
-			await new Promise((r) => setTimeout(r, 1_100));
-			await expect(call(socket, "chat.unread")).rejects.toMatchObject({ type: "TOKEN_EXPIRED", code: 401 });
+			const warned = next<{ inMs: number }>(socket, "session.expiring");
+			const ended = next<{ type: string }>(socket, "session.ended");
+
+			expect((await warned).inMs).toBeLessThanOrEqual(1_000);
+			expect(await ended).toMatchObject({ type: "TOKEN_EXPIRED" });
 			await new Promise((r) => setTimeout(r, 100));
 			expect(socket.connected).toBe(false);
+		});
+
+		it("keeps a socket whose token is renewed over auth.refresh before it expires", async () => {
+			const session = await rest.login("amy");
+			const signer = new AccessTokens(process.env.JWT_SECRET!);
+			const claims = signer.verify(session.accessToken);
+			const socket = await connected(track(open(url, signer.sign(ids.amy, claims.sessionId, 1).token)));
+
+			const renewed = await renew<{ expiresAt: number }>(socket, session.accessToken);
+			await new Promise((r) => setTimeout(r, 1_500));
+
+			expect(renewed.expiresAt).toBe(claims.exp);
+			expect(socket.connected).toBe(true);
+			expect(await call(socket, "chat.unread")).toMatchObject({ items: expect.any(Array) });
+		});
+
+		it("refuses to renew a socket with another user's token", async () => {
+			const socket = await connected(track(open(url, tokens.amy)));
+
+			await expect(renew(socket, tokens.bob)).rejects.toMatchObject({ code: 401, type: "INVALID_TOKEN" });
+			expect((await call<{ id: number }>(socket, "users.me")).id).toBe(ids.amy);
 		});
 
 		it("puts a socket into the room of a channel it joins, at once", async () => {
@@ -191,16 +225,45 @@ describe("socket gateway", () => {
 		}
 	});
 
-	it("disconnects the sockets of a token that logs out, and only those", async () => {
-		const second = (await rest.login("bob")).accessToken;
-		const loggingOut = await connected(track(open(url, tokens.bob)));
-		const staying = await connected(track(open(url, second)));
-		const ended = next<{ reason: string }>(loggingOut, "session.ended");
-		const logout = await rest.request("POST", "/api/v1/auth/logout", { token: tokens.bob });
+	it("disconnects every socket of a session that logs out, whatever its token's age, and only those", async () => {
+		const signIn = await rest.login("bob");
+		const elsewhere = (await rest.login("bob")).accessToken;
+		const withFirstToken = await connected(track(open(url, signIn.accessToken)));
+		// The session's next token, as the SDK renews it; the socket above still holds the first one.
+		const refreshed = await rest.post<{ accessToken: string }>("/api/v1/auth/refresh", { refreshToken: signIn.refreshToken });
+		const withSecondToken = await connected(track(open(url, refreshed.body.accessToken)));
+		const staying = await connected(track(open(url, elsewhere)));
+		const ended = [next<{ reason: string }>(withFirstToken, "session.ended"), next<{ reason: string }>(withSecondToken, "session.ended")];
+
+		const logout = await rest.request("POST", "/api/v1/auth/logout", { token: refreshed.body.accessToken });
+
 		expect(logout.status).toBe(204);
-		expect(await ended).toEqual({ reason: "Signed out" });
+		expect(await Promise.all(ended)).toEqual([
+			{ type: "SIGNED_OUT", reason: "Signed out" },
+			{ type: "SIGNED_OUT", reason: "Signed out" },
+		]);
 		await new Promise((r) => setTimeout(r, 100));
-		expect(loggingOut.connected).toBe(false);
+		expect(withFirstToken.connected).toBe(false);
+		expect(withSecondToken.connected).toBe(false);
 		expect(staying.connected).toBe(true);
+		// A socket opened with a token of the ended session is refused too.
+		expect((await refusal(track(open(url, signIn.accessToken)))).data?.type).toBe("TOKEN_REVOKED");
+	});
+
+	it("applies a role change to open sockets at once: a demoted admin can no longer delete others' messages", async () => {
+		const adminSession = await rest.login("admin");
+		await rest.register("dora");
+		const dora = await rest.login("dora");
+		const doraId = (await rest.get<{ id: number }>("/api/v1/users/me", dora.accessToken)).body.id;
+		await rest.patch(`/api/v1/users/${doraId}/roles`, { roles: ["admin"] }, adminSession.accessToken);
+		const channel = (await rest.post<{ channel: ChannelView }>("/api/v1/channels", { name: "roles", type: "public" }, tokens.amy)).body.channel;
+		const first = (await rest.post<{ message: MessageView }>(`/api/v1/channels/${channel.id}/messages`, { text: "one" }, tokens.amy)).body.message;
+		const second = (await rest.post<{ message: MessageView }>(`/api/v1/channels/${channel.id}/messages`, { text: "two" }, tokens.amy)).body.message;
+		const doras = await connected(track(open(url, dora.accessToken)));
+		await call(doras, "chat.delete", { id: first.id });
+
+		await rest.patch(`/api/v1/users/${doraId}/roles`, { roles: ["member"] }, adminSession.accessToken);
+
+		await expect(call(doras, "chat.delete", { id: second.id })).rejects.toMatchObject({ code: 403 });
 	});
 });

@@ -1,7 +1,9 @@
 import jwt from "jsonwebtoken";
-import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken, TokenError, verifyAccessToken } from "../../lib/auth/tokens";
+import { ACCESS_TOKEN_TTL_SECONDS, AccessTokens, TokenError } from "../../lib/auth/tokens";
 
 const SECRET = "unit-test-secret-that-is-long-enough-0123456789";
+const tokens = new AccessTokens(SECRET);
+const base = { issuer: "colony", audience: "colony", jwtid: "j", expiresIn: 60 };
 
 function problemOf(verify: () => unknown): string | undefined {
 	try {
@@ -13,42 +15,45 @@ function problemOf(verify: () => unknown): string | undefined {
 }
 
 describe("access tokens", () => {
-	it("verify to the user and token id they were signed for, valid for 15 minutes by default", () => {
-		const signed = signAccessToken(42, SECRET);
+	it("verify to the user, session and token id they were signed for, valid for 15 minutes by default", () => {
+		const signed = tokens.sign(42, "session-1");
 
-		const claims = verifyAccessToken(signed.token, SECRET);
+		const claims = tokens.verify(signed.token);
 
-		expect(claims).toMatchObject({ sub: "42", jti: signed.jti });
+		expect(claims).toMatchObject({ userId: 42, sessionId: "session-1", jti: signed.jti });
 		expect(claims.exp - claims.iat).toBe(ACCESS_TOKEN_TTL_SECONDS);
 		expect(signed.expiresIn).toBe(15 * 60);
 	});
 
-	it("get a fresh id each time, so logging out one token leaves the others valid", () => {
-		expect(signAccessToken(42, SECRET).jti).not.toBe(signAccessToken(42, SECRET).jti);
+	it("get a fresh id each time", () => {
+		expect(tokens.sign(42, "s").jti).not.toBe(tokens.sign(42, "s").jti);
 	});
 
 	it("live as long as asked", () => {
-		const { token, expiresIn } = signAccessToken(42, SECRET, 60);
-		const claims = verifyAccessToken(token, SECRET);
+		const { token, expiresIn } = tokens.sign(42, "s", 60);
+		const claims = tokens.verify(token);
 
 		expect(expiresIn).toBe(60);
 		expect(claims.exp - claims.iat).toBe(60);
 	});
 
 	it("are reported expired once past their expiry", () => {
-		const token = jwt.sign({}, SECRET, { subject: "42", jwtid: "j", issuer: "colony", audience: "colony", expiresIn: -1 });
-
-		expect(problemOf(() => verifyAccessToken(token, SECRET))).toBe("expired");
+		expect(problemOf(() => tokens.verify(tokens.sign(42, "s", -1).token))).toBe("expired");
 	});
 
 	it.each<[string, () => string]>([
-		["signed with another secret", () => signAccessToken(42, "another-secret-that-is-long-enough-0123456789").token],
-		["unsigned (alg none)", () => jwt.sign({ sub: "42", jti: "j", iss: "colony", aud: "colony" }, "", { algorithm: "none" })],
-		["without a subject", () => jwt.sign({}, SECRET, { jwtid: "j", issuer: "colony", audience: "colony", expiresIn: 60 })],
-		["without an id", () => jwt.sign({}, SECRET, { subject: "42", issuer: "colony", audience: "colony", expiresIn: 60 })],
-		["without an expiry", () => jwt.sign({}, SECRET, { subject: "42", jwtid: "j", issuer: "colony", audience: "colony" })],
+		["signed with another secret", () => new AccessTokens("another-secret-that-is-long-enough-0123456789").sign(42, "s").token],
+		["unsigned (alg none)", () => jwt.sign({ sub: "42", sid: "s", jti: "j", iss: "colony", aud: "colony" }, "", { algorithm: "none" })],
+		["without a subject", () => jwt.sign({ sid: "s" }, SECRET, base)],
+		["without a session", () => jwt.sign({}, SECRET, { ...base, subject: "42" })],
+		["without an id", () => jwt.sign({ sid: "s" }, SECRET, { issuer: "colony", audience: "colony", subject: "42", expiresIn: 60 })],
+		["without an expiry", () => jwt.sign({ sid: "s" }, SECRET, { issuer: "colony", audience: "colony", subject: "42", jwtid: "j" })],
+		["for user 0x4, which Number() would read as 4", () => jwt.sign({ sid: "s" }, SECRET, { ...base, subject: "0x4" })],
+		["for user 4e0", () => jwt.sign({ sid: "s" }, SECRET, { ...base, subject: "4e0" })],
+		["for a user beyond the database's integers", () => jwt.sign({ sid: "s" }, SECRET, { ...base, subject: "99999999999" })],
+		["for a list of audiences that includes ours", () => jwt.sign({ sid: "s" }, SECRET, { ...base, subject: "4", audience: ["colony", "other"] })],
 		["not a JWT", () => "garbage"],
 	])("are refused as invalid when %s", (_case, token) => {
-		expect(problemOf(() => verifyAccessToken(token(), SECRET))).toBe("invalid");
+		expect(problemOf(() => tokens.verify(token()))).toBe("invalid");
 	});
 });

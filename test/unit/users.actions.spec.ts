@@ -84,14 +84,15 @@ describe("the users service, called by other services", () => {
 		await expect(resolveToken("")).rejects.toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
 	});
 
-	it("announces a logout with users.session.ended", async () => {
+	it("announces a logout to every node with users.session.revoked, naming the session", async () => {
 		const { user, tokens } = await signUp("leaving");
 		const meta = { user: await resolveToken(tokens.accessToken) };
-		const ended = once(domainEvents, "users.session.ended");
+		const ended = once(domainEvents, "users.session.revoked");
 
 		await broker.call("users.logout", {}, { meta });
 
-		expect(await nextEvent(ended)).toMatchObject({ userId: user.id });
+		expect(await nextEvent(ended)).toMatchObject({ revocation: { userId: user.id, sessionId: meta.user.sessionId, reason: "Signed out" } });
+		await expect(resolveToken(tokens.accessToken)).rejects.toMatchObject({ code: 401, type: "TOKEN_REVOKED" });
 	});
 
 	it("announces a role change with users.user.rolesChanged, saying who changed what", async () => {
