@@ -1,9 +1,11 @@
 import type { BrokerOptions, Errors, LoggerConfig } from "moleculer";
 import { hostname } from "node:os";
+import { ResilientRedisCacher } from "./broker/cacher";
 import { ScrapedPrometheusReporter } from "./broker/metrics";
 import { AccessMiddleware } from "./broker/middlewares/access.middleware";
 import { CallSafetyMiddleware } from "./broker/middlewares/call-safety.middleware";
 import { intFromEnv } from "./lib/config";
+import { redisOptions } from "./lib/state/redis";
 
 type Env = Record<string, string | undefined>;
 
@@ -22,14 +24,10 @@ function transporterFrom(env: Env): BrokerOptions["transporter"] {
 
 function cacherFrom(env: Env): BrokerOptions["cacher"] {
 	const choice = (env.CACHER ?? "").toLowerCase();
-	const redisUrl = choice.startsWith("redis://") ? env.CACHER : env.REDIS_URL;
+	const redisUrl = /^rediss?:\/\//.test(choice) ? env.CACHER : env.REDIS_URL;
 	if (choice === "memory" || (!redisUrl && choice === "")) return { type: "Memory", options: { maxParamsLength: 100 } };
 	if (!redisUrl) throw new Error(`CACHER=${env.CACHER} needs REDIS_URL (or CACHER=redis://…)`);
-	return {
-		type: "Redis",
-		// Moleculer hands `redis` to ioredis, which takes a URL; its typings only admit an options object.
-		options: { redis: redisUrl as unknown as Record<string, string>, prefix: `MOL-${env.NAMESPACE ?? "colony"}`, ttl: 3_600, maxParamsLength: 100 },
-	};
+	return new ResilientRedisCacher({ redis: redisOptions(redisUrl), prefix: `MOL-${env.NAMESPACE ?? "colony"}`, ttl: 3_600, maxParamsLength: 100 });
 }
 
 function loggerFrom(env: Env): LoggerConfig[] {

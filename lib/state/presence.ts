@@ -1,5 +1,5 @@
-import Redis from "ioredis";
 import type { PresenceStatus } from "../../types/contract";
+import { RedisConnection } from "./redis";
 
 /**
  * Who is connected. Each gateway holds a lease per user it has sockets for and renews it on a heartbeat; a
@@ -70,57 +70,64 @@ export class MemoryPresenceStore implements PresenceStore {
 	}
 }
 
+/** Presence in Redis, shared by every gateway; while Redis cannot be reached every status is `unknown`. */
 export class RedisPresenceStore implements PresenceStore {
-	private readonly client: Redis;
-
-	constructor(url: string, private readonly prefix: string) {
-		this.client = new Redis(url, { connectTimeout: 5_000, commandTimeout: 2_000, maxRetriesPerRequest: 2 });
-		this.client.on("error", () => undefined);
-	}
+	constructor(
+		private readonly redis: RedisConnection,
+		private readonly prefix: string,
+	) {}
 
 	async hold(userId: number, holder: string, ttlMs: number): Promise<void> {
 		const key = this.leaseKey(userId);
-		await this.client
-			.multi()
-			.zadd(key, Date.now() + ttlMs, holder)
-			.pexpire(key, ttlMs)
-			.sadd(this.onlineKey(), String(userId))
-			.exec();
+		await this.redis.run((client) =>
+			client.multi().zadd(key, Date.now() + ttlMs, holder).pexpire(key, ttlMs).sadd(this.onlineKey(), String(userId)).exec(),
+		);
 	}
 
 	async release(userId: number, holder: string): Promise<void> {
 		const key = this.leaseKey(userId);
-		await this.client.zrem(key, holder);
-		if ((await this.client.zcount(key, Date.now(), "+inf")) === 0) await this.client.srem(this.onlineKey(), String(userId));
+		await this.redis.run(async (client) => {
+			await client.zrem(key, holder);
+			if ((await client.zcount(key, Date.now(), "+inf")) === 0) await client.srem(this.onlineKey(), String(userId));
+		});
 	}
 
 	async sweepExpired(): Promise<number[]> {
-		const online = (await this.client.smembers(this.onlineKey())).map(Number);
-		const statuses = await this.statusOf(online);
-		const expired: number[] = [];
-		for (const userId of online) {
-			// SREM answers 1 to one sweeper only: that gateway announces the change.
-			if (statuses[userId] === "offline" && (await this.client.srem(this.onlineKey(), String(userId))) === 1) {
-				expired.push(userId);
+		return this.redis.run(async (client) => {
+			const online = (await client.smembers(this.onlineKey())).map(Number);
+			const statuses = await this.statusOf(online);
+			const expired: number[] = [];
+			for (const userId of online) {
+				// SREM answers 1 to one sweeper only: that gateway announces the change.
+				if (statuses[userId] === "offline" && (await client.srem(this.onlineKey(), String(userId))) === 1) expired.push(userId);
 			}
-		}
-		return expired;
+			return expired;
+		});
 	}
 
 	async setAway(userId: number, away: boolean, ttlMs: number): Promise<void> {
-		if (away) await this.client.set(this.awayKey(userId), "1", "PX", ttlMs);
-		else await this.client.del(this.awayKey(userId));
+		await this.redis.run(async (client) => {
+			if (away) await client.set(this.awayKey(userId), "1", "PX", ttlMs);
+			else await client.del(this.awayKey(userId));
+		});
 	}
 
 	async statusOf(userIds: number[]): Promise<Record<number, PresenceStatus>> {
 		if (userIds.length === 0) return {};
 		const now = Date.now();
-		const pipeline = this.client.pipeline();
-		for (const userId of userIds) {
-			pipeline.zcount(this.leaseKey(userId), now, "+inf");
-			pipeline.exists(this.awayKey(userId));
+		let replies: [Error | null, unknown][];
+		try {
+			replies = await this.redis.run(async (client) => {
+				const pipeline = client.pipeline();
+				for (const userId of userIds) {
+					pipeline.zcount(this.leaseKey(userId), now, "+inf");
+					pipeline.exists(this.awayKey(userId));
+				}
+				return (await pipeline.exec()) ?? [];
+			});
+		} catch {
+			return Object.fromEntries(userIds.map((userId) => [userId, "unknown" as const]));
 		}
-		const replies = (await pipeline.exec()) ?? [];
 		const result: Record<number, PresenceStatus> = {};
 		userIds.forEach((userId, i) => {
 			const live = Number(replies[2 * i]?.[1] ?? 0) > 0;
@@ -131,7 +138,7 @@ export class RedisPresenceStore implements PresenceStore {
 	}
 
 	async close(): Promise<void> {
-		this.client.disconnect();
+		this.redis.close();
 	}
 
 	private leaseKey(userId: number): string {
@@ -147,6 +154,6 @@ export class RedisPresenceStore implements PresenceStore {
 	}
 }
 
-export function createPresenceStore(redisUrl: string | undefined, prefix: string): PresenceStore {
-	return redisUrl ? new RedisPresenceStore(redisUrl, prefix) : new MemoryPresenceStore();
+export function createPresenceStore(redis: RedisConnection | undefined, prefix: string): PresenceStore {
+	return redis ? new RedisPresenceStore(redis, prefix) : new MemoryPresenceStore();
 }

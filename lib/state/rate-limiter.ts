@@ -1,4 +1,4 @@
-import type { KeyValueStore } from "./kv-store";
+import type { RedisConnection } from "./redis";
 
 export interface RateLimitDecision {
 	allowed: boolean;
@@ -8,24 +8,135 @@ export interface RateLimitDecision {
 	resetSeconds: number;
 }
 
+/** Counters every node shares, e.g. in Redis. */
+export interface SharedCounters {
+	/** Whether the counters can be reached right now. */
+	readonly usable: boolean;
+	/** Adds `by` to `key`'s counter, opening a window of `windowMs` with its first count; answers the total and time left. */
+	add(key: string, by: number, windowMs: number): Promise<{ count: number; ttlMs: number }>;
+}
+
+interface Window {
+	count: number;
+	endsAt: number;
+}
+
+type Resolve = (decision: RateLimitDecision) => void;
+
 /**
- * A fixed window per key that opens with the key's first request. Counters live in the shared store, so
- * every gateway node counts against the same budget.
+ * A fixed window per key that opens with the key's first request. With shared counters every node counts
+ * against one budget: the requests of one tick are added to a key's counter in one command, and a key known to
+ * be over its budget is refused without asking. Without them (or while they cannot be reached) each node
+ * counts on its own.
  */
 export class RateLimiter {
+	private readonly local = new Map<string, Window>();
+	private pending = new Map<string, Resolve[]>();
+	private flushScheduled = false;
+	private readonly sweeper: NodeJS.Timeout;
+
 	constructor(
-		private readonly store: KeyValueStore,
 		private readonly limit: number,
 		private readonly windowMs = 60_000,
-	) {}
+		private readonly shared?: SharedCounters,
+		private readonly onFailure: (err: Error) => void = () => undefined,
+	) {
+		this.sweeper = setInterval(() => this.sweep(), windowMs);
+		this.sweeper.unref();
+	}
 
-	async consume(key: string): Promise<RateLimitDecision> {
-		const { count, ttlMs } = await this.store.increment(`ratelimit:${key}`, this.windowMs);
+	consume(key: string): Promise<RateLimitDecision> {
+		const now = Date.now();
+		const known = this.local.get(key);
+		// Counts only grow within a window: a key over its budget stays over it until the window ends.
+		if (known && known.endsAt > now && known.count >= this.limit) return Promise.resolve(this.decide(known.count + 1, known.endsAt));
+		if (!this.shared?.usable) return Promise.resolve(this.countLocally(key, now));
+		return new Promise((resolve) => {
+			const waiting = this.pending.get(key);
+			if (waiting) waiting.push(resolve);
+			else this.pending.set(key, [resolve]);
+			if (!this.flushScheduled) {
+				this.flushScheduled = true;
+				setImmediate(() => this.flush());
+			}
+		});
+	}
+
+	close(): void {
+		clearInterval(this.sweeper);
+	}
+
+	private flush(): void {
+		const batch = this.pending;
+		this.pending = new Map();
+		this.flushScheduled = false;
+		for (const [key, waiting] of batch) {
+			this.shared!.add(key, waiting.length, this.windowMs).then(
+				({ count, ttlMs }) => {
+					const endsAt = Date.now() + ttlMs;
+					this.local.set(key, { count, endsAt });
+					const first = count - waiting.length;
+					waiting.forEach((resolve, i) => resolve(this.decide(first + i + 1, endsAt)));
+				},
+				(err: Error) => {
+					this.onFailure(err);
+					for (const resolve of waiting) resolve(this.countLocally(key, Date.now()));
+				},
+			);
+		}
+	}
+
+	private countLocally(key: string, now: number): RateLimitDecision {
+		let window = this.local.get(key);
+		if (!window || window.endsAt <= now) {
+			window = { count: 0, endsAt: now + this.windowMs };
+			this.local.set(key, window);
+		}
+		window.count += 1;
+		return this.decide(window.count, window.endsAt);
+	}
+
+	private decide(count: number, endsAt: number): RateLimitDecision {
 		return {
 			allowed: count <= this.limit,
 			limit: this.limit,
 			remaining: Math.max(0, this.limit - count),
-			resetSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
+			resetSeconds: Math.max(1, Math.ceil((endsAt - Date.now()) / 1000)),
 		};
+	}
+
+	private sweep(): void {
+		const now = Date.now();
+		for (const [key, window] of this.local) if (window.endsAt <= now) this.local.delete(key);
+	}
+}
+
+const ADD_SCRIPT = `
+local count = redis.call("INCRBY", KEYS[1], ARGV[1])
+if count == tonumber(ARGV[1]) then redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+local ttl = redis.call("PTTL", KEYS[1])
+if ttl < 0 then redis.call("PEXPIRE", KEYS[1], ARGV[2]); ttl = tonumber(ARGV[2]) end
+return { count, ttl }`;
+
+/** Rate-limit counters in Redis, under `<prefix>ratelimit:`. */
+export class RedisCounters implements SharedCounters {
+	constructor(
+		private readonly redis: RedisConnection,
+		private readonly prefix: string,
+	) {
+		redis.client.defineCommand("colonyAddToWindow", { numberOfKeys: 1, lua: ADD_SCRIPT });
+	}
+
+	get usable(): boolean {
+		return this.redis.usable;
+	}
+
+	add(key: string, by: number, windowMs: number): Promise<{ count: number; ttlMs: number }> {
+		return this.redis.run(async (client) => {
+			const add = (client as unknown as { colonyAddToWindow(key: string, by: number, windowMs: number): Promise<[number, number]> })
+				.colonyAddToWindow;
+			const [count, ttlMs] = await add.call(client, `${this.prefix}ratelimit:${key}`, by, windowMs);
+			return { count, ttlMs };
+		});
 	}
 }

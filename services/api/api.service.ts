@@ -7,8 +7,10 @@ import { registerReadinessProbe } from "../../broker/readiness";
 import { intFromEnv, listFromEnv } from "../../lib/config";
 import { toClientError, type GatewayError } from "../../lib/http/client-errors";
 import { clientIp, trustedProxySet } from "../../lib/http/client-ip";
-import { createKeyValueStore, type KeyValueStore } from "../../lib/state/kv-store";
-import { RateLimiter } from "../../lib/state/rate-limiter";
+import { failureLog } from "../../broker/failures";
+import { createPresenceStore, type PresenceStore } from "../../lib/state/presence";
+import { RateLimiter, RedisCounters } from "../../lib/state/rate-limiter";
+import { RedisConnection } from "../../lib/state/redis";
 import type { RequestMeta, SessionUser } from "../../types/users";
 import { CallersMixin, type CallersMethods, type CallersState } from "./callers.mixin";
 import { SocketGatewayMixin, type SocketGatewaySettings } from "./socket-gateway.mixin";
@@ -22,7 +24,8 @@ export interface ApiSettings extends ApiSettingsSchema {
 interface ApiState {
 	limiter: RateLimiter;
 	socketLimiter: RateLimiter;
-	store: KeyValueStore;
+	/** Shared by the rate limiters and presence; absent in a one-process install without REDIS_URL. */
+	redis?: RedisConnection;
 	trusted: ReadonlySet<string>;
 	/** Every REST alias generated so far, so a route whose service is away answers 503, not 404. */
 	knownAliases: Map<string, unknown>;
@@ -55,7 +58,7 @@ const generateAliases = (ApiGateway.methods as { regenerateAutoAliases(this: unk
  * socket.io on the same server. It authenticates the caller and marks the call as a client's; the access
  * middleware on the node that runs the action decides whether that caller may.
  */
-const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState & CallersMethods> = {
+const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState & CallersMethods & { presence: PresenceStore }> = {
 	name: "api",
 	mixins: [ApiGateway as unknown as ServiceSchema, CallersMixin as unknown as ServiceSchema, SocketGatewayMixin as unknown as ServiceSchema],
 
@@ -174,14 +177,8 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 		},
 
 		async enforceRateLimit(key: string, res: ServerResponse) {
-			let decision;
-			try {
-				decision = await this.limiter.consume(key);
-			} catch (err) {
-				// The limiter protects the platform; an outage of its store must not take the API down with it.
-				this.logger.warn("Rate limiter unavailable, request let through:", (err as Error).message);
-				return;
-			}
+			// Without Redis the limiter counts on this node alone: it never fails a request for its store.
+			const decision = await this.limiter.consume(key);
 			res.setHeader("X-RateLimit-Limit", String(decision.limit));
 			res.setHeader("X-RateLimit-Remaining", String(decision.remaining));
 			if (!decision.allowed) {
@@ -209,20 +206,28 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 
 	created() {
 		this.trusted = trustedProxySet(this.settings.trustedProxies);
-		this.store = createKeyValueStore(this.settings.redisUrl, `colony:${this.broker.namespace}:`);
-		this.limiter = new RateLimiter(this.store, this.settings.rateLimitPerMinute);
+		const failures = failureLog(this.broker);
+		const prefix = `colony:${this.broker.namespace}:`;
+		this.redis = this.settings.redisUrl ? new RedisConnection(this.settings.redisUrl, failures.reporter("redis")) : undefined;
+		const counters = this.redis && new RedisCounters(this.redis, prefix);
+		this.limiter = new RateLimiter(this.settings.rateLimitPerMinute, 60_000, counters, failures.reporter("shared rate limit"));
 		// The socket mixin's settings are merged into this service's.
 		const { socketRateLimitPerMinute } = this.settings as ApiSettings & SocketGatewaySettings;
-		this.socketLimiter = new RateLimiter(this.store, socketRateLimitPerMinute);
+		this.socketLimiter = new RateLimiter(socketRateLimitPerMinute, 60_000, counters, failures.reporter("shared socket rate limit"));
+		this.presence = createPresenceStore(this.redis, prefix);
 	},
 
 	started() {
-		if (this.settings.redisUrl) registerReadinessProbe(this.broker, "redis:api", () => this.store.isReady());
-		registerReadinessProbe(this.broker, "users-service", () => Boolean(this.broker.registry.getActionEndpoints("users.resolveToken")?.hasAvailable()));
+		const redis = this.redis;
+		// Without Redis the gateway still serves (local rate limits, unknown presence): degraded, not unready.
+		if (redis) registerReadinessProbe(this.broker, "redis:api", () => redis.isReady(), { required: false });
+		registerReadinessProbe(this.broker, "users-service", () => Boolean(this.broker.registry.getActionEndpoints("users.session")?.hasAvailable()));
 	},
 
 	async stopped() {
-		await this.store.close();
+		this.limiter.close();
+		this.socketLimiter.close();
+		await this.presence.close();
 	},
 };
 

@@ -4,9 +4,10 @@ import type { Server, Socket } from "socket.io";
 import { channelRoom, JOIN_EVENT, PUSH_EVENT, userRoom, type JoinPayload, type PushPayload } from "../../broker/realtime";
 import type { Revocation } from "../../lib/auth/revocations";
 import type { AccessTokenClaims } from "../../lib/auth/tokens";
+import { failureLog } from "../../broker/failures";
 import { intFromEnv } from "../../lib/config";
 import { toClientError, type GatewayError } from "../../lib/http/client-errors";
-import { createPresenceStore, type PresenceStore } from "../../lib/state/presence";
+import type { PresenceStore } from "../../lib/state/presence";
 import type { RateLimiter } from "../../lib/state/rate-limiter";
 import type { ErrorBody, PresenceStatus } from "../../types/contract";
 import type { CallerMeta, RequestMeta, SessionUser } from "../../types/users";
@@ -28,6 +29,7 @@ interface SocketState {
 	io: Server;
 	/** Set by the gateway, on the store its REST limiter uses. */
 	socketLimiter: RateLimiter;
+	/** Set by the gateway, on its Redis connection when it has one. */
 	presence: PresenceStore;
 	/** This node's sockets per user: presence is held while a user has at least one. */
 	localSockets: Map<number, Set<string>>;
@@ -274,8 +276,8 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 		/** What a socket call must pass before it reaches any service; every call counts against the budget. */
 		async screenSocketCall(socket: Socket, action: unknown, params: unknown): Promise<SessionUser> {
 			const user = await this.socketCaller(socket);
-			const budget = await this.socketLimiter.consume(`socket:user:${user.id}`).catch(() => null);
-			if (budget && !budget.allowed) {
+			const budget = await this.socketLimiter.consume(`socket:user:${user.id}`);
+			if (!budget.allowed) {
 				throw callError("Too many requests, slow down", "RATE_LIMITED", 429, { retryAfter: budget.resetSeconds });
 			}
 			// The socket whitelist is the actions' own metadata, as the registry knows it from every node.
@@ -297,15 +299,16 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 			const firstHere = sockets.size === 0;
 			sockets.add(socket.id);
 			this.localSockets.set(user.id, sockets);
+			const failures = failureLog(this.broker);
 			if (firstHere) {
-				await this.presence.hold(user.id, this.broker.nodeID, this.settings.presenceTtlMs).catch(() => undefined);
+				await this.presence.hold(user.id, this.broker.nodeID, this.settings.presenceTtlMs).catch(failures.reporter("presence lease"));
 				await this.announcePresence(user.id);
 			}
 			socket.once("disconnect", async () => {
 				sockets.delete(socket.id);
 				if (sockets.size > 0) return;
 				this.localSockets.delete(user.id);
-				await this.presence.release(user.id, this.broker.nodeID).catch(() => undefined);
+				await this.presence.release(user.id, this.broker.nodeID).catch(failures.reporter("presence release"));
 				await this.announcePresence(user.id);
 			});
 		},
@@ -317,24 +320,27 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 					groups: ["api"],
 				});
 			} catch (err) {
-				this.logger.warn("Presence could not be announced:", (err as Error).message);
+				failureLog(this.broker).report("presence announcement", err);
 			}
 		},
 	},
 
 	created() {
 		this.localSockets = new Map();
-		this.presence = createPresenceStore(this.settings.redisUrl, `colony:${this.broker.namespace}:`);
 	},
 
 	started() {
 		// Leases outlive a few missed beats, so one slow heartbeat does not flap anyone offline.
+		const failures = failureLog(this.broker);
 		this.presenceHeartbeat = setInterval(async () => {
 			for (const userId of this.localSockets.keys()) {
-				this.presence.hold(userId, this.broker.nodeID, this.settings.presenceTtlMs).catch(() => undefined);
+				this.presence.hold(userId, this.broker.nodeID, this.settings.presenceTtlMs).catch(failures.reporter("presence lease"));
 			}
 			// Users of a crashed gateway: nobody released their lease, so somebody must announce them offline.
-			const expired = await this.presence.sweepExpired().catch(() => []);
+			const expired = await this.presence.sweepExpired().catch((err: unknown) => {
+				failures.report("presence sweep", err);
+				return [];
+			});
 			for (const userId of expired) await this.announcePresence(userId);
 		}, Math.max(1_000, Math.floor(this.settings.presenceTtlMs / 3)));
 		this.presenceHeartbeat.unref();
@@ -342,7 +348,9 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 
 	async stopped() {
 		clearInterval(this.presenceHeartbeat);
-		await Promise.all([...this.localSockets.keys()].map((userId) => this.presence.release(userId, this.broker.nodeID).catch(() => undefined)));
-		await this.presence.close();
+		const failures = failureLog(this.broker);
+		await Promise.all(
+			[...this.localSockets.keys()].map((userId) => this.presence.release(userId, this.broker.nodeID).catch(failures.reporter("presence release"))),
+		);
 	},
 };
