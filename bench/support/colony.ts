@@ -1,9 +1,12 @@
 import Redis from "ioredis";
 import mysql from "mysql2/promise";
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { forEachLimited } from "./load";
 import { freePort, NodeProcess, sleep, waitUntil } from "./processes";
+import type { Cleanup } from "./supervisor";
 
 /** The loopback servers the Colony nodes use; each can be pointed elsewhere on loopback from the environment. */
 export const SERVERS = {
@@ -17,13 +20,14 @@ const JWT_SECRET = "colony-bench-jwt-secret-not-for-production-use";
 const DATA_KEY = Buffer.alloc(32, 7).toString("base64");
 const PASSWORD = "bench passphrase 1234";
 
-/** Where `npm run build` puts the server; bench/chat.ts runs from dist/bench/. */
+/** Where `npm run build` puts the server; the benches run from dist/bench/. */
 const SERVER_SCRIPT = resolve(__dirname, "../../server.js");
 
 export interface ColonyCluster {
 	namespace: string;
 	gatewayUrl: string;
-	chatNode: NodeProcess;
+	/** The node behind the gateway, running the layout's services. */
+	serviceNode: NodeProcess;
 	gateway: NodeProcess;
 }
 
@@ -31,25 +35,6 @@ export interface BenchUser {
 	id: number;
 	username: string;
 	token: string;
-}
-
-/** Things to undo at the end of the run, newest first, each given its chance even when another fails. */
-export class Cleanup {
-	private readonly steps: { what: string; undo: () => Promise<void> | void }[] = [];
-
-	add(what: string, undo: () => Promise<void> | void): void {
-		this.steps.push({ what, undo });
-	}
-
-	async run(): Promise<void> {
-		for (const step of this.steps.splice(0).reverse()) {
-			try {
-				await step.undo();
-			} catch (err) {
-				console.error(`cleanup: ${step.what} failed: ${(err as Error).message}`);
-			}
-		}
-	}
 }
 
 async function onMariaDb(work: (conn: mysql.Connection) => Promise<unknown>): Promise<void> {
@@ -86,14 +71,27 @@ async function answersOk(url: string): Promise<boolean> {
 	return res.ok;
 }
 
+export interface ClusterLayout {
+	/** The services of the node behind the gateway; each gets a MariaDB database made for the run. */
+	services: string[];
+	/** How the run's database names start; a random tag and the service's name follow. */
+	databasePrefix: string;
+}
+
+/** What bench:chat measures behind the gateway. */
+export const CHAT_CLUSTER: ClusterLayout = { services: ["users", "chat"], databasePrefix: "colony_bench" };
+
+// The limiters still count every request and socket call; they just never refuse the bench's load.
+const UNLIMITED = { RATE_LIMIT_PER_MIN: "100000000", SOCKET_RATE_LIMIT_PER_MIN: "100000000" };
+
 /**
- * The full path as separate processes: a `users,chat` node on MariaDB databases made for this run, and an
- * `api` gateway, joined by NATS and sharing Redis under a namespace of their own.
+ * The full path as separate processes: a node running `layout.services` on MariaDB databases made for this
+ * run, and an `api` gateway, joined by NATS and sharing Redis under a namespace of their own.
  */
-export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) => void): Promise<ColonyCluster> {
+export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) => void, layout: ClusterLayout = CHAT_CLUSTER): Promise<ColonyCluster> {
 	const tag = randomBytes(4).toString("hex");
 	const namespace = `bench-${tag}`;
-	const databases = { users: `colony_bench_${tag}_users`, chat: `colony_bench_${tag}_chat` };
+	const databases = Object.fromEntries(layout.services.map((service) => [service, `${layout.databasePrefix}_${tag}_${service}`]));
 
 	cleanup.add("drop the bench databases", () =>
 		onMariaDb(async (conn) => {
@@ -117,20 +115,21 @@ export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) =
 		DATA_KEY,
 		LOG_LEVEL: "warn",
 		LOG_DIR: "",
-		// The limiters still count every request and socket call in Redis; they just never refuse the bench's load.
-		RATE_LIMIT_PER_MIN: "100000000",
-		SOCKET_RATE_LIMIT_PER_MIN: "100000000",
+		...UNLIMITED,
 	};
-	const chatNode = new NodeProcess("users,chat node", SERVER_SCRIPT, {
+	const serviceNodeName = `${layout.services.join(",")} node`;
+	const databaseUris = Object.fromEntries(
+		Object.entries(databases).map(([service, name]) => [`${service.toUpperCase()}_DB_URI`, `${SERVERS.mariadb}/${name}`]),
+	);
+	const serviceNode = new NodeProcess(serviceNodeName, SERVER_SCRIPT, {
 		...common,
-		SERVICES: "users,chat",
-		NODE_ID: `${namespace}-chat`,
-		USERS_DB_URI: `${SERVERS.mariadb}/${databases.users}`,
-		CHAT_DB_URI: `${SERVERS.mariadb}/${databases.chat}`,
+		SERVICES: layout.services.join(","),
+		NODE_ID: `${namespace}-${layout.services.join("-")}`,
+		...databaseUris,
 		HEALTH_PORT: String(healthPort),
 	});
-	track(chatNode);
-	cleanup.add("stop the users,chat node", () => chatNode.stop());
+	track(serviceNode);
+	cleanup.add(`stop the ${serviceNodeName}`, () => serviceNode.stop());
 	const gateway = new NodeProcess("api gateway", SERVER_SCRIPT, {
 		...common,
 		SERVICES: "api",
@@ -142,10 +141,50 @@ export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) =
 	cleanup.add("stop the api gateway", () => gateway.stop());
 
 	const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-	// Readiness of the gateway includes reaching users.resolveToken over NATS; chat lives on the same node.
-	await waitUntil(() => answersOk(`http://127.0.0.1:${healthPort}/health/ready`), "the users,chat node is ready", 60_000);
+	// Readiness of the gateway includes reaching users.resolveToken over NATS.
+	await waitUntil(() => answersOk(`http://127.0.0.1:${healthPort}/health/ready`), `the ${serviceNodeName} is ready`, 60_000);
 	await waitUntil(() => answersOk(`${gatewayUrl}/health/ready`), "the gateway is ready", 60_000);
-	return { namespace, gatewayUrl, chatNode, gateway };
+	return { namespace, gatewayUrl, serviceNode, gateway };
+}
+
+export interface ColonyAlone {
+	gatewayUrl: string;
+	node: NodeProcess;
+}
+
+/** Every variable the server reads (README, "Run it as a cluster"): none is inherited by a node on defaults. */
+const SERVER_SETTINGS = [
+	"SERVICES", "PORT", "HOST", "HEALTH_PORT", "NODE_ID", "NAMESPACE", "TRANSPORTER", "REDIS_URL", "CACHER",
+	"USERS_DB_URI", "CHAT_DB_URI", "DATA_DIR", "JWT_SECRET", "DATA_KEY", "DATA_KEY_PREVIOUS", "INDEX_KEY",
+	"CORS_ORIGINS", "RATE_LIMIT_PER_MIN", "SOCKET_RATE_LIMIT_PER_MIN", "TRUSTED_PROXIES", "PRESENCE_TTL_MS",
+	"REQUEST_TIMEOUT_MS", "LOG_LEVEL", "LOG_DIR", "METRICS", "TRACING", "NODE_ENV",
+];
+
+/**
+ * Colony as `npm start` runs it on a fresh machine: every service in one process, the in-process transport,
+ * the memory cacher and SQLite files in a data directory made for the run (and removed after it).
+ */
+export async function startColonyAlone(cleanup: Cleanup, track: (node: NodeProcess) => void): Promise<ColonyAlone> {
+	const dataDir = mkdtempSync(join(tmpdir(), "colony-bench-"));
+	cleanup.add("remove the bench's data directory", () => rmSync(dataDir, { recursive: true, force: true }));
+	const port = await freePort();
+	const env: NodeJS.ProcessEnv = { ...process.env };
+	for (const name of SERVER_SETTINGS) delete env[name];
+	const node = new NodeProcess("colony (one process)", SERVER_SCRIPT, {
+		...env,
+		DATA_DIR: dataDir,
+		HOST: "127.0.0.1",
+		PORT: String(port),
+		JWT_SECRET,
+		DATA_KEY,
+		LOG_LEVEL: "warn",
+		...UNLIMITED,
+	});
+	track(node);
+	cleanup.add("stop the one-process Colony", () => node.stop());
+	const gatewayUrl = `http://127.0.0.1:${port}`;
+	await waitUntil(() => answersOk(`${gatewayUrl}/health/ready`), "the one-process Colony is ready", 60_000);
+	return { gatewayUrl, node };
 }
 
 interface Answer<T> {

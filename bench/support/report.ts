@@ -25,7 +25,8 @@ export function describeMachine(): Machine {
 /** The commit measured, and the server files that differed from it (other work in progress is measured too). */
 export function describeCode(repo: string): string {
 	try {
-		const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, encoding: "utf8", timeout: 5_000 }).trim();
+		// Only the end is trimmed: a porcelain line starts with a space when the change is not staged.
+		const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, encoding: "utf8", timeout: 5_000, stdio: ["ignore", "pipe", "ignore"] }).trimEnd();
 		const commit = git("rev-parse", "--short", "HEAD");
 		const changed = git("status", "--porcelain", "--", "server.ts", "moleculer.config.ts", "services", "mixins", "lib", "migrations", "types")
 			.split("\n")
@@ -49,8 +50,15 @@ export type System = "colony" | "bare socket.io";
  */
 export type Phase = "throughput" | "fixed rate";
 
+/**
+ * How a scenario spreads its sockets: channels of 100 with users holding several sockets each (both phases), or
+ * every socket in one channel, one user each (fixed rate only, judged against the bare relay's latency).
+ */
+export type ScenarioKind = "fan-out" | "one channel";
+
 export interface ScenarioRow {
 	system: System;
+	kind: ScenarioKind;
 	phase: Phase;
 	sockets: number;
 	channels: number;
@@ -66,6 +74,9 @@ export interface RunSettings {
 	/** The fixed-rate phase: messages per second offered in total, and how long it is measured. */
 	ratePerSecond: number;
 	rateDurationMs: number;
+	/** The fixed rate of the one-channel scenarios. */
+	oneChannelRatePerSecond: number;
+	/** Of the fan-out scenarios: users and sockets per channel. */
 	users: number;
 	channelSize: number;
 }
@@ -73,6 +84,8 @@ export interface RunSettings {
 export const P99_TARGET_MS = 50;
 export const TARGET_SOCKETS = 1_000;
 export const RATE_TARGET_RATIO = 0.5;
+/** One channel: Colony's p99 at most this times the bare relay's at the same rate. */
+export const ONE_CHANNEL_P99_RATIO = 1.5;
 /** Neighbour load during a window, in % of one core, above which a row is marked as disturbed. */
 export const NOISY_PERCENT = 25;
 
@@ -89,21 +102,25 @@ function percent(fraction: number | undefined): string {
 	return fraction === undefined || !Number.isFinite(fraction) ? "—" : `${Math.round(fraction * 100)}%`;
 }
 
-function rowOf(rows: ScenarioRow[], system: System, phase: Phase, sockets: number): ScenarioRow | undefined {
-	return rows.find((row) => row.system === system && row.phase === phase && row.sockets === sockets);
+function rowOf(rows: ScenarioRow[], system: System, phase: Phase, sockets: number, kind: ScenarioKind = "fan-out"): ScenarioRow | undefined {
+	return rows.find((row) => row.system === system && row.kind === kind && row.phase === phase && row.sockets === sockets);
+}
+
+function ofKind(rows: ScenarioRow[], kind: ScenarioKind): ScenarioRow[] {
+	return rows.filter((row) => row.kind === kind);
 }
 
 /** Colony's closed-loop delivered rate over the bare server's at the same socket count. */
 export function ratioToBare(row: ScenarioRow, rows: ScenarioRow[]): number | undefined {
 	if (row.system !== "colony" || row.phase !== "throughput") return undefined;
-	const bare = rowOf(rows, "bare socket.io", "throughput", row.sockets);
+	const bare = rowOf(rows, "bare socket.io", "throughput", row.sockets, row.kind);
 	if (!bare || bare.result.deliveredPerSecond === 0) return undefined;
 	return row.result.deliveredPerSecond / bare.result.deliveredPerSecond;
 }
 
 /** The fixed rate as a share of what the same system sustained in the closed loop at the same socket count. */
 export function loadOfMax(row: ScenarioRow, rows: ScenarioRow[]): number | undefined {
-	const max = rowOf(rows, row.system, "throughput", row.sockets)?.result.deliveredPerSecond;
+	const max = rowOf(rows, row.system, "throughput", row.sockets, row.kind)?.result.deliveredPerSecond;
 	return max ? row.result.sentPerSecond / max : undefined;
 }
 
@@ -119,12 +136,16 @@ export function latencyTitle(settings: RunSettings): string {
 	return `Latency at a fixed ${rate(settings.ratePerSecond)} msgs/s in total — judges the p99 target`;
 }
 
+export function oneChannelTitle(settings: RunSettings): string {
+	return `One channel, one socket per user, at a fixed ${rate(settings.oneChannelRatePerSecond)} msgs/s — judges Colony's p99 against the bare relay's`;
+}
+
 export function throughputTable(rows: ScenarioRow[]): string {
 	const lines = [
 		"| scenario | sockets | channels × sockets | sent msgs/s | delivered msgs/s | socket receptions/s | p50 ms | p99 ms | max ms | ack p50 ms | lost / errors | vs bare |",
 		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 	];
-	for (const row of rows.filter((r) => r.phase === "throughput")) {
+	for (const row of ofKind(rows, "fan-out").filter((r) => r.phase === "throughput")) {
 		const ratio = ratioToBare(row, rows);
 		const r = row.result;
 		lines.push(
@@ -141,7 +162,7 @@ export function latencyTable(rows: ScenarioRow[]): string {
 		"| scenario | sockets | channels × sockets | offered msgs/s | of its closed-loop max | delivered msgs/s | socket receptions/s | p50 ms | p99 ms | max ms | ack p50 ms | lost / errors |",
 		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 	];
-	for (const row of rows.filter((r) => r.phase === "fixed rate")) {
+	for (const row of ofKind(rows, "fan-out").filter((r) => r.phase === "fixed rate")) {
 		const r = row.result;
 		lines.push(
 			`| ${row.system} | ${rate(row.sockets)} | ${layoutCell(row)} | ${rate(r.sentPerSecond)} | ${percent(loadOfMax(row, rows))} | ` +
@@ -152,17 +173,39 @@ export function latencyTable(rows: ScenarioRow[]): string {
 	return lines.join("\n");
 }
 
-/** Both result tables under their titles, as printed and as written to RESULTS.md. */
+/** Colony's fixed-rate p99 over the bare relay's in the same one-channel scenario. */
+export function p99ToBare(row: ScenarioRow, rows: ScenarioRow[]): number | undefined {
+	if (row.system !== "colony") return undefined;
+	const bare = rowOf(rows, "bare socket.io", row.phase, row.sockets, row.kind);
+	return bare && bare.result.p99Ms > 0 ? row.result.p99Ms / bare.result.p99Ms : undefined;
+}
+
+export function oneChannelTable(rows: ScenarioRow[]): string {
+	const lines = [
+		"| scenario | sockets | channels × sockets | offered msgs/s | delivered msgs/s | socket receptions/s | p50 ms | p99 ms | max ms | ack p50 ms | lost / errors | p99 vs bare |",
+		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+	];
+	for (const row of ofKind(rows, "one channel")) {
+		const r = row.result;
+		const ratio = p99ToBare(row, rows);
+		lines.push(
+			`| ${row.system} | ${rate(row.sockets)} | ${layoutCell(row)} | ${rate(r.sentPerSecond)} | ${rate(r.deliveredPerSecond)} | ` +
+				`${rate(r.receptionsPerSecond)} | ${ms(r.p50Ms)} | **${ms(r.p99Ms)}** | ${ms(r.maxMs)} | ${ms(r.ackP50Ms)} | ${r.lost} / ${r.errors} | ` +
+				`${ratio === undefined ? "—" : `**${ratio.toFixed(2)}**`} |`,
+		);
+	}
+	return lines.join("\n");
+}
+
+/** The result tables of the scenarios measured, under their titles, as printed and as written to RESULTS.md. */
 export function resultsTables(rows: ScenarioRow[], settings: RunSettings, heading = "###"): string {
-	return [
-		`${heading} ${throughputTitle(settings)}`,
-		"",
-		throughputTable(rows),
-		"",
-		`${heading} ${latencyTitle(settings)}`,
-		"",
-		latencyTable(rows),
-	].join("\n");
+	const sections: string[][] = [];
+	if (ofKind(rows, "fan-out").length > 0) {
+		sections.push([`${heading} ${throughputTitle(settings)}`, "", throughputTable(rows)]);
+		sections.push([`${heading} ${latencyTitle(settings)}`, "", latencyTable(rows)]);
+	}
+	if (ofKind(rows, "one channel").length > 0) sections.push([`${heading} ${oneChannelTitle(settings)}`, "", oneChannelTable(rows)]);
+	return sections.map((lines) => lines.join("\n")).join("\n\n");
 }
 
 /** CPU milliseconds the bench's own processes spent per fully delivered message (client included). */
@@ -177,8 +220,8 @@ export function cpuTable(rows: ScenarioRow[]): string {
 		(a, b) => Number(a === OTHER_LOAD) - Number(b === OTHER_LOAD),
 	);
 	const lines = [
-		`| scenario | sockets | phase | delivered msgs/s | ${labels.join(" | ")} | bench total | CPU ms per message |`,
-		`|---|---:|---|---:|${labels.map(() => "---:|").join("")}---:|---:|`,
+		`| scenario | sockets | channels × sockets | phase | delivered msgs/s | ${labels.join(" | ")} | bench total | CPU ms per message |`,
+		`|---|---:|---:|---|---:|${labels.map(() => "---:|").join("")}---:|---:|`,
 	];
 	for (const row of rows) {
 		const cells = labels.map((label) => {
@@ -186,7 +229,7 @@ export function cpuTable(rows: ScenarioRow[]): string {
 			return share ? `${Math.round(share.percent)}%` : "—";
 		});
 		lines.push(
-			`| ${row.system} | ${rate(row.sockets)} | ${row.phase} | ${rate(row.result.deliveredPerSecond)} | ${cells.join(" | ")} | ` +
+			`| ${row.system} | ${rate(row.sockets)} | ${layoutCell(row)} | ${row.phase} | ${rate(row.result.deliveredPerSecond)} | ${cells.join(" | ")} | ` +
 				`${Math.round(sum(benchShares(row)))}% | ${ms(cpuPerMessageMs(row))} |`,
 		);
 	}
@@ -194,7 +237,7 @@ export function cpuTable(rows: ScenarioRow[]): string {
 }
 
 export interface Verdict {
-	kind: "p99" | "rate";
+	kind: "p99" | "rate" | "p99 vs bare";
 	target: string;
 	met: boolean;
 	detail: string;
@@ -220,7 +263,7 @@ export function verdicts(rows: ScenarioRow[], settings: RunSettings): Verdict[] 
 				(closed ? `; for comparison the closed loop's p99, queueing included, was ${ms(closed.result.p99Ms)} ms` : ""),
 		});
 	}
-	for (const row of rows.filter((r) => r.system === "colony" && r.phase === "throughput")) {
+	for (const row of ofKind(rows, "fan-out").filter((r) => r.system === "colony" && r.phase === "throughput")) {
 		const ratio = ratioToBare(row, rows) ?? 0;
 		found.push({
 			kind: "rate",
@@ -231,7 +274,30 @@ export function verdicts(rows: ScenarioRow[], settings: RunSettings): Verdict[] 
 			)} msgs/s)`,
 		});
 	}
+	for (const row of ofKind(rows, "one channel").filter((r) => r.system === "colony")) found.push(oneChannelVerdict(row, rows, settings));
 	return found;
+}
+
+/** A one-channel scenario: Colony's p99 within a factor of the bare relay's at the same rate, every message delivered. */
+function oneChannelVerdict(row: ScenarioRow, rows: ScenarioRow[], settings: RunSettings): Verdict {
+	const r = row.result;
+	const bare = rowOf(rows, "bare socket.io", row.phase, row.sockets, row.kind);
+	const ratio = p99ToBare(row, rows);
+	const complete = r.lost === 0 && r.errors === 0;
+	const bareComplete = bare !== undefined && bare.result.lost === 0 && bare.result.errors === 0;
+	return {
+		kind: "p99 vs bare",
+		target:
+			`one channel of ${rate(row.sockets)} sockets at a fixed ${rate(settings.oneChannelRatePerSecond)} msgs/s, Colony's p99 ≤ ` +
+			`${ONE_CHANNEL_P99_RATIO} × the bare relay's p99 with every message delivered`,
+		met: ratio !== undefined && ratio <= ONE_CHANNEL_P99_RATIO && complete,
+		detail:
+			(bare
+				? `p99 ${ms(r.p99Ms)} ms vs ${ms(bare.result.p99Ms)} ms, ${ratio === undefined ? "—" : ratio.toFixed(2)} ×`
+				: `p99 ${ms(r.p99Ms)} ms; the bare relay was not measured`) +
+			`; ${complete ? "every message delivered" : `${r.lost} lost and ${r.errors} refused`}` +
+			(bare && !bareComplete ? `; the bare relay itself lost ${bare.result.lost} and refused ${bare.result.errors}, so its p99 is not a sound yardstick` : ""),
+	};
 }
 
 export function verdictLines(found: Verdict[]): string {
@@ -261,9 +327,9 @@ function breakdown(shares: CpuShare[]): string {
 
 /** What held the numbers back, from the CPU the processes used in the Colony windows at the target size. */
 export function limitsParagraphs(rows: ScenarioRow[], found: Verdict[], machine: Machine, settings: RunSettings): string[] {
-	const colonyRows = rows.filter((r) => r.system === "colony");
+	const colonyRows = ofKind(rows, "fan-out").filter((r) => r.system === "colony");
 	const sockets = colonyRows.some((r) => r.sockets === TARGET_SOCKETS) ? TARGET_SOCKETS : colonyRows[0]?.sockets;
-	if (sockets === undefined) return [];
+	if (sockets === undefined) return [...oneChannelParagraphs(rows, machine), ...noisyParagraphs(rows), SEPARATE_MACHINES];
 	const closed = rowOf(rows, "colony", "throughput", sockets);
 	const fixed = rowOf(rows, "colony", "fixed rate", sockets);
 	const bareClosed = rowOf(rows, "bare socket.io", "throughput", sockets);
@@ -284,7 +350,7 @@ export function limitsParagraphs(rows: ScenarioRow[], found: Verdict[], machine:
 		noisy.length === 0
 			? setting
 			: `${setting} Processes outside the bench (other jobs on this shared machine) were busy too — ` +
-					`${noisy.map((r) => `${Math.round(otherLoad(r))}% during ${r.system} at ${rate(r.sockets)}, ${r.phase}`).join("; ")} — ` +
+					`${noisy.map((r) => `${Math.round(otherLoad(r))}% during ${r.system} at ${scenarioName(r)}, ${r.phase}`).join("; ")} — ` +
 					"so those rows are worse than a quiet machine would give.",
 	);
 
@@ -293,7 +359,7 @@ export function limitsParagraphs(rows: ScenarioRow[], found: Verdict[], machine:
 		paragraphs.push(
 			"**Not every message got through**, so these rows understate the system: " +
 				troubled
-					.map((r) => `${r.system} at ${rate(r.sockets)}, ${r.phase}: ${r.result.lost} lost, ${r.result.errors} refused${r.result.lastError ? ` (${r.result.lastError})` : ""}`)
+					.map((r) => `${r.system} at ${scenarioName(r)}, ${r.phase}: ${r.result.lost} lost, ${r.result.errors} refused${r.result.lastError ? ` (${r.result.lastError})` : ""}`)
 					.join("; ") +
 				".",
 		);
@@ -363,26 +429,68 @@ export function limitsParagraphs(rows: ScenarioRow[], found: Verdict[], machine:
 	}
 	if (latency.length > 0) paragraphs.push(latency.join(" "));
 
-	paragraphs.push(
-		"On separate machines for the client, the database and NATS, Colony's gateway and chat node would get the " +
-			"cores to themselves; this run cannot say how much that changes.",
-	);
+	paragraphs.push(...oneChannelParagraphs(rows, machine), SEPARATE_MACHINES);
 	return paragraphs;
 }
 
+const SEPARATE_MACHINES =
+	"On separate machines for the client, the database and NATS, Colony's gateway and chat node would get the " +
+	"cores to themselves; this run cannot say how much that changes.";
+
+function scenarioName(row: ScenarioRow): string {
+	return row.kind === "one channel" ? `${rate(row.sockets)} sockets in one channel` : rate(row.sockets);
+}
+
+/** What Colony adds to the bare relay's latency in each one-channel scenario, and what the machine was doing. */
+function oneChannelParagraphs(rows: ScenarioRow[], machine: Machine): string[] {
+	const colonyRows = ofKind(rows, "one channel").filter((row) => row.system === "colony" && delivered(row));
+	const paragraphs = colonyRows.map((row) => {
+		const r = row.result;
+		const bare = rowOf(rows, "bare socket.io", row.phase, row.sockets, row.kind);
+		const comparison =
+			bare && delivered(bare)
+				? ` against the bare relay's ${ms(bare.result.p50Ms)} / ${ms(bare.result.p99Ms)} / ${ms(bare.result.maxMs)} ms: ` +
+					`the path through the gateway, NATS, the chat node and MariaDB adds about ${ms(r.p50Ms - bare.result.p50Ms)} ms at the ` +
+					`median and ${ms(r.p99Ms - bare.result.p99Ms)} ms at the 99th percentile`
+				: "";
+		return (
+			`**One channel of ${rate(row.sockets)} sockets.** At a fixed ${rate(r.sentPerSecond)} msgs/s Colony delivered with ` +
+			`p50 ${ms(r.p50Ms)} ms, p99 ${ms(r.p99Ms)} ms, max ${ms(r.maxMs)} ms${comparison}. A message reaches its ` +
+			`${rate(row.sockets)} sockets over ${ms(r.spreadP50Ms)} ms (median from its first to its last reception` +
+			`${bare ? `; bare: ${ms(bare.result.spreadP50Ms)} ms` : ""}), as the gateway writes the frames one after another ` +
+			"and the single client process reads them in turn. " +
+			`In that window the bench's processes used ${Math.round(sum(benchShares(row)))}% of ${machine.cores * 100}% CPU ` +
+			`(${breakdown(benchShares(row))}).`
+		);
+	});
+	return paragraphs;
+}
+
+/** Without a fan-out scenario, whose first paragraph says it, the neighbours' load is said on its own. */
+function noisyParagraphs(rows: ScenarioRow[]): string[] {
+	const noisy = rows.filter((row) => otherLoad(row) >= NOISY_PERCENT);
+	if (noisy.length === 0) return [];
+	return [
+		"Processes outside the bench (other jobs on this shared machine) were busy during " +
+			`${noisy.map((row) => `${row.system} at ${scenarioName(row)}, ${row.phase} (${Math.round(otherLoad(row))}%)`).join("; ")}, ` +
+			"so those rows are worse than a quiet machine would give.",
+	];
+}
+
 function layouts(rows: ScenarioRow[]): string {
+	// Every scenario has a fixed-rate phase: one row each.
 	return rows
-		.filter((row) => row.system === "colony" && row.phase === "throughput")
+		.filter((row) => row.system === "colony" && row.phase === "fixed rate")
 		.map((row) => {
 			const usersPerChannel = row.users / row.channels;
 			const socketsPerUser = row.sockets / row.users;
-			return `${rate(row.sockets)} sockets: ${row.channels} channel${row.channels === 1 ? "" : "s"} of ${usersPerChannel} users × ${socketsPerUser} socket${socketsPerUser === 1 ? "" : "s"}`;
+			return `${scenarioName(row)}: ${row.channels} channel${row.channels === 1 ? "" : "s"} of ${usersPerChannel} users × ${socketsPerUser} socket${socketsPerUser === 1 ? "" : "s"}`;
 		})
 		.join("; ");
 }
 
 function perChannelRates(rows: ScenarioRow[], settings: RunSettings): string {
-	const channelCounts = [...new Set(rows.filter((row) => row.phase === "fixed rate").map((row) => row.channels))];
+	const channelCounts = [...new Set(ofKind(rows, "fan-out").filter((row) => row.phase === "fixed rate").map((row) => row.channels))];
 	return channelCounts
 		.map((channels) => `${rate(settings.ratePerSecond / channels)} msgs/s per channel with ${channels} channel${channels === 1 ? "" : "s"}`)
 		.join(", ");
@@ -401,9 +509,12 @@ export function resultsMarkdown(rows: ScenarioRow[], machine: Machine, settings:
 		"",
 		`**Code:** ${code}.`,
 		"",
-		"Two phases per scenario: the closed loop finds the highest rate each system sustains, and the rate target is " +
-			"judged on it; its latencies are mostly the wait behind the messages in flight. The fixed-rate phase then " +
-			`offers ${rate(settings.ratePerSecond)} msgs/s, well below that maximum, and the p99 target is judged on it.`,
+		`Fan-out scenarios (channels of ${settings.channelSize}) are measured in two phases: the closed loop finds the highest ` +
+			"rate each system sustains, and the rate target is judged on it; its latencies are mostly the wait behind the " +
+			`messages in flight. The fixed-rate phase then offers ${rate(settings.ratePerSecond)} msgs/s, well below that ` +
+			"maximum, and the p99 target is judged on it. One-channel scenarios put every socket in one channel, one user " +
+			`each, and are measured at a fixed ${rate(settings.oneChannelRatePerSecond)} msgs/s only: there Colony's p99 is ` +
+			"judged against the bare relay's.",
 		"",
 		resultsTables(rows, settings, "##"),
 		"",
@@ -429,13 +540,12 @@ export function resultsMarkdown(rows: ScenarioRow[], machine: Machine, settings:
 		"- **colony**: two processes built from `dist/server.js` — `SERVICES=users,chat` on two MariaDB databases " +
 			"created for the run (and dropped after it) and `SERVICES=api` on 127.0.0.1 — joined by NATS, sharing " +
 			"Redis, `LOG_LEVEL=warn`. " +
-			`${settings.users} users registered and signed in over REST; a user has several sockets when a scenario needs ` +
-			`more sockets than users (${layouts(rows)}). ` +
+			"As many users as the largest scenario needs are registered and signed in over REST; a scenario uses the " +
+			`first of them, and a user has several sockets when it needs more sockets than users (${layouts(rows)}). ` +
 			"Messages are sent with the socket `call(\"chat.send\", { channelId, text })` and received as `chat.message`.",
 		"- **bare socket.io**: `bench/bare-server.ts` in its own process; a socket joins the room named in its " +
 			"handshake, and its `send` is broadcast with `io.to(room).emit(\"chat.message\", …)` in the shape of " +
-			"Colony's message, then acknowledged. Same socket counts, same rooms of " +
-			`${settings.channelSize} sockets, same run.`,
+			"Colony's message, then acknowledged. Same scenarios, same rooms, same run.",
 		"- Each channel's first socket sends into it. The text carries the send time; every socket records " +
 			"send-to-receive latency on the bench's monotonic clock. p50/p99/max are over all socket receptions of " +
 			"messages sent in the window; *ack p50* is the sender's wait for the server's acknowledgement. A message " +
@@ -454,6 +564,10 @@ export function resultsMarkdown(rows: ScenarioRow[], machine: Machine, settings:
 			`adds to the result instead of hiding a slow moment (the client's timers were at most ${ms(lagMax)} ms late ` +
 			"in this run). *of its closed-loop max* is the offered rate over what the same system delivered in the " +
 			"throughput phase at the same socket count.",
+		`- **One channel** (open loop only): every socket in one channel, one user per socket; its first socket sends ` +
+			`${rate(settings.oneChannelRatePerSecond)} msgs/s on the same fixed schedule, with the same warm-up and window. ` +
+			"*p99 vs bare* is Colony's p99 over the bare relay's in the same scenario; the target also wants no message " +
+			"lost or refused.",
 		"- All sockets are socket.io-client 4.8 with `transports: [\"websocket\"]`, one process, traffic to 127.0.0.1 only.",
 		"- The rates, durations and socket counts are set from the environment; see *Benchmarks* in README.md.",
 		"",
