@@ -38,10 +38,12 @@ export class ResilientRedisCacher extends Cachers.Redis {
 	}
 
 	override async get(key: string): Promise<Record<string, unknown> | null> {
-		if (!this.usable || !(await this.recover())) return null;
+		// Moleculer takes exactly `missingResponse` for a miss; anything else (null too) would be served as the answer.
+		const miss = (this.opts as { missingResponse?: Record<string, unknown> | null }).missingResponse as Record<string, unknown> | null;
+		if (!this.usable || !(await this.recover())) return miss;
 		return super.get(key).catch((err: Error) => {
 			this.failed(err, false);
-			return null;
+			return miss;
 		});
 	}
 

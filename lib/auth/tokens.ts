@@ -41,8 +41,13 @@ export class TokenError extends Error {
  */
 export class AccessTokens {
 	private readonly key: KeyObject;
+	/** Tokens verified before, with their claims: a client sends the same token with every request. */
+	private readonly verified = new Map<string, AccessTokenClaims>();
 
-	constructor(secret: string) {
+	constructor(
+		secret: string,
+		private readonly cacheSize = 10_000,
+	) {
 		this.key = createSecretKey(Buffer.from(secret, "utf8"));
 	}
 
@@ -59,7 +64,22 @@ export class AccessTokens {
 		return { token, jti, expiresIn: ttlSeconds };
 	}
 
+	/** The claims of a valid token; a signature checked once stays checked, its expiry is checked every time. */
 	verify(token: string): AccessTokenClaims {
+		const known = this.verified.get(token);
+		if (known) {
+			if (known.exp * 1000 > Date.now()) return known;
+			this.verified.delete(token);
+			throw new TokenError("expired", "Token has expired");
+		}
+		const claims = this.check(token);
+		// Maps keep insertion order: the oldest entry goes first when full.
+		if (this.verified.size >= this.cacheSize) this.verified.delete(this.verified.keys().next().value!);
+		this.verified.set(token, claims);
+		return claims;
+	}
+
+	private check(token: string): AccessTokenClaims {
 		let claims: string | jwt.JwtPayload;
 		try {
 			claims = jwt.verify(token, this.key, { algorithms: [ALGORITHM], issuer: ISSUER, audience: AUDIENCE });

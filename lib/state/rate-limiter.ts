@@ -25,12 +25,15 @@ type Resolve = (decision: RateLimitDecision) => void;
 
 /**
  * A fixed window per key that opens with the key's first request. With shared counters every node counts
- * against one budget: the requests of one tick are added to a key's counter in one command, and a key known to
- * be over its budget is refused without asking. Without them (or while they cannot be reached) each node
- * counts on its own.
+ * against one budget: the requests of one tick are added to a key's counter in one command. A key far below its
+ * budget (under half, as last counted, with what this node added since) is let through at once while its count
+ * is added; near the budget each request waits for the shared count; a key known to be over its budget is
+ * refused without asking. Without shared counters (or while they cannot be reached) each node counts alone.
  */
 export class RateLimiter {
 	private readonly local = new Map<string, Window>();
+	/** Requests sent to the shared counters and not yet counted there, per key. */
+	private readonly unconfirmed = new Map<string, number>();
 	private pending = new Map<string, Resolve[]>();
 	private flushScheduled = false;
 	private readonly sweeper: NodeJS.Timeout;
@@ -51,15 +54,31 @@ export class RateLimiter {
 		// Counts only grow within a window: a key over its budget stays over it until the window ends.
 		if (known && known.endsAt > now && known.count >= this.limit) return Promise.resolve(this.decide(known.count + 1, known.endsAt));
 		if (!this.shared?.usable) return Promise.resolve(this.countLocally(key, now));
-		return new Promise((resolve) => {
-			const waiting = this.pending.get(key);
-			if (waiting) waiting.push(resolve);
-			else this.pending.set(key, [resolve]);
-			if (!this.flushScheduled) {
-				this.flushScheduled = true;
-				setImmediate(() => this.flush());
-			}
-		});
+		const current = known && known.endsAt > now ? known : undefined;
+		const expected = (current?.count ?? 0) + (this.unconfirmed.get(key) ?? 0) + 1;
+		const counted = new Promise<RateLimitDecision>((resolve) => this.enqueue(key, resolve));
+		if (expected > this.limit / 2) return counted;
+		// Far from the budget: answered without waiting for the shared count, at the end of this turn of the event
+		// loop with the other requests read in it, so what they send next (e.g. NATS requests) leaves in fewer writes.
+		const decision = this.decide(expected, current?.endsAt ?? now + this.windowMs);
+		return new Promise((resolve) => setImmediate(resolve, decision));
+	}
+
+	private enqueue(key: string, resolve: Resolve): void {
+		this.unconfirmed.set(key, (this.unconfirmed.get(key) ?? 0) + 1);
+		const waiting = this.pending.get(key);
+		if (waiting) waiting.push(resolve);
+		else this.pending.set(key, [resolve]);
+		if (!this.flushScheduled) {
+			this.flushScheduled = true;
+			setImmediate(() => this.flush());
+		}
+	}
+
+	private confirmed(key: string, count: number): void {
+		const left = (this.unconfirmed.get(key) ?? 0) - count;
+		if (left > 0) this.unconfirmed.set(key, left);
+		else this.unconfirmed.delete(key);
 	}
 
 	close(): void {
@@ -73,12 +92,16 @@ export class RateLimiter {
 		for (const [key, waiting] of batch) {
 			this.shared!.add(key, waiting.length, this.windowMs).then(
 				({ count, ttlMs }) => {
+					this.confirmed(key, waiting.length);
 					const endsAt = Date.now() + ttlMs;
-					this.local.set(key, { count, endsAt });
+					const known = this.local.get(key);
+					// Replies of one key come back in order, but a later window must not be taken for an older one.
+					if (!known || known.endsAt <= Date.now() || count >= known.count) this.local.set(key, { count, endsAt });
 					const first = count - waiting.length;
 					waiting.forEach((resolve, i) => resolve(this.decide(first + i + 1, endsAt)));
 				},
 				(err: Error) => {
+					this.confirmed(key, waiting.length);
 					this.onFailure(err);
 					for (const resolve of waiting) resolve(this.countLocally(key, Date.now()));
 				},

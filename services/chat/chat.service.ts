@@ -17,17 +17,22 @@ import { channelView, messageView, reactionViews } from "./views";
 
 export type ChatSettings = DbSettings;
 
+/** That a user is in a channel, and as what: no action removes a member or changes a role, so it can be kept. */
+type Membership = Pick<MemberRow, "channelId" | "userId" | "role">;
+
 interface ChatState {
 	/** Channel rows never change once created (no action renames or removes one), so every send need not read them. */
 	knownChannels: Map<number, ChannelRow>;
+	/** Memberships found, so a send does not read its sender's membership every time (see Membership). */
+	knownMembers: Map<string, Membership>;
 	cipher: FieldCipher;
 }
 
 interface ChatMethods {
 	requireChannel(id: number): Promise<ChannelRow>;
-	membership(channelId: number, userId: number): Promise<MemberRow | null>;
+	membership(channelId: number, userId: number): Promise<Membership | null>;
 	requireReadable(channelId: number, caller: SessionUser): Promise<ChannelRow>;
-	requireMember(channelId: number, caller: SessionUser): Promise<{ channel: ChannelRow; member: MemberRow }>;
+	requireMember(channelId: number, caller: SessionUser): Promise<{ channel: ChannelRow; member: Membership }>;
 	requireMessage(id: number): Promise<MessageRow>;
 	findByClientMsgId(userId: number, clientMsgId: string): Promise<MessageRow | null>;
 	insertMember(channelId: number, userId: number, role: MemberRole, transaction?: Transaction): Promise<void>;
@@ -58,6 +63,7 @@ interface SendParams {
 }
 
 const KNOWN_CHANNELS_LIMIT = 10_000;
+const KNOWN_MEMBERS_LIMIT = 100_000;
 const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 const id = idParam;
 const messageText = { type: "string", trim: true, min: 1, max: MAX_MESSAGE_LENGTH } as const;
@@ -270,22 +276,22 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 				try {
 					// The message, its mentions and the sender's read marker land together or not at all.
 					row = await this.transaction(async (transaction) => {
+						// The parameters were validated already; Sequelize's own hooks and validation cost more than the
+						// rest of a send, so the hot path goes without them.
+						const fast = { transaction, hooks: false, validate: false };
 						const created = (
 							await this.tables.messages.create(
 								{ channelId, userId: caller.id, parentId: parentId ?? null, ...this.seal(channelId, text), clientMsgId: clientMsgId ?? null },
-								{ transaction },
+								fast,
 							)
 						).get({ plain: true });
 						if (mentioned.length > 0) {
-							await this.tables.mentions.bulkCreate(
-								mentioned.map((userId) => ({ messageId: created.id, userId, channelId })),
-								{ transaction },
-							);
+							await this.tables.mentions.bulkCreate(mentioned.map((userId) => ({ messageId: created.id, userId, channelId })), fast);
 						}
 						// The sender has read their own message.
 						await this.tables.members.update(
 							{ lastReadMessageId: created.id },
-							{ where: { channelId, userId: caller.id, lastReadMessageId: { [Op.lt]: created.id } }, transaction },
+							{ ...fast, where: { channelId, userId: caller.id, lastReadMessageId: { [Op.lt]: created.id } } },
 						);
 						return created;
 					});
@@ -465,7 +471,15 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 		},
 
 		async membership(channelId: number, userId: number) {
-			return (await this.tables.members.findOne({ where: { channelId, userId } }))?.get({ plain: true }) ?? null;
+			const key = `${channelId}:${userId}`;
+			const known = this.knownMembers.get(key);
+			if (known) return known;
+			const row = await this.tables.members.findOne({ where: { channelId, userId }, attributes: ["channelId", "userId", "role"] });
+			if (!row) return null;
+			const member = row.get({ plain: true });
+			if (this.knownMembers.size >= KNOWN_MEMBERS_LIMIT) this.knownMembers.delete(this.knownMembers.keys().next().value!);
+			this.knownMembers.set(key, member);
+			return member;
 		},
 
 		async requireReadable(channelId: number, caller: SessionUser) {
@@ -548,6 +562,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 
 	created() {
 		this.knownChannels = new Map();
+		this.knownMembers = new Map();
 		const secrets = loadSecrets();
 		this.cipher = new FieldCipher(secrets.dataKey, secrets.previousDataKeys, secrets.indexKey);
 	},

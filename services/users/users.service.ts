@@ -24,7 +24,7 @@ import type {
 } from "../../types/users";
 import { usersMigrations } from "./migrations";
 import { defineUsersTables, type RefreshTokenRow, type UserRow, type UsersTables } from "./tables";
-import { decodeCursor, encodeCursor, mayReadEmail, parseRoles, toPublicUser } from "./views";
+import { decodeCursor, encodeCursor, mayReadEmail, parseRoles, toPublicUser, type ProfileRow } from "./views";
 
 export interface UsersSettings extends ServiceSettingSchema, DbSettings {
 	passwordCost: PasswordHashCost;
@@ -40,7 +40,7 @@ interface UsersState {
 }
 
 interface UsersMethods {
-	publicUser(row: UserRow, showEmail: boolean): PublicUser;
+	publicUser(row: ProfileRow, showEmail: boolean): PublicUser;
 	findByLogin(login: string): Promise<UserRow | null>;
 	requireUser(id: number): Promise<UserRow>;
 	issueTokens(userId: number, familyId: string, transaction?: Transaction): Promise<TokenPair>;
@@ -207,7 +207,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			idempotent: true,
 			params: { $$strict: true },
 			async handler(ctx: Context<unknown, CallerMeta>): Promise<PublicUser> {
-				return this.publicUser(await this.requireUser(ctx.meta.user.id), true);
+				return this.publicUser(await ctx.call<ProfileRow, { id: number }>("users.profile", { id: ctx.meta.user.id }), true);
 			},
 		},
 
@@ -218,7 +218,8 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			idempotent: true,
 			params: { $$strict: true, id: idParam },
 			async handler(ctx: Context<{ id: number }, CallerMeta>): Promise<PublicUser> {
-				return this.publicUser(await this.requireUser(ctx.params.id), mayReadEmail(ctx.meta.user, ctx.params.id));
+				const profile = await ctx.call<ProfileRow, { id: number }>("users.profile", { id: ctx.params.id });
+				return this.publicUser(profile, mayReadEmail(ctx.meta.user, ctx.params.id));
 			},
 		},
 
@@ -350,6 +351,21 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			},
 		},
 
+		/**
+		 * A user as `me` and `get` show it, cached until the user changes: most requests of an app ask for it.
+		 * The email stays sealed in the cache and is opened per answer, so the cache holds no plaintext.
+		 */
+		profile: {
+			visibility: "protected",
+			idempotent: true,
+			cache: { keys: ["id"] },
+			params: { id: idParam },
+			async handler(ctx: Context<{ id: number }>): Promise<ProfileRow> {
+				const { passwordHash: _hash, emailIndex: _index, ...profile } = await this.requireUser(ctx.params.id);
+				return profile;
+			},
+		},
+
 		/** For gateways: who a user is and what they may do, as their callers' sessions carry it. */
 		session: {
 			visibility: "public",
@@ -366,7 +382,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 	},
 
 	methods: {
-		publicUser(row: UserRow, showEmail: boolean): PublicUser {
+		publicUser(row: ProfileRow, showEmail: boolean): PublicUser {
 			return toPublicUser(row, showEmail ? this.cipher : null);
 		},
 

@@ -49,7 +49,29 @@ describe("the rate limiter", () => {
 
 		expect(shared.commands).toEqual([{ key: "user:1", by: 7 }]);
 		expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, true, false, false]);
-		expect(decisions[0].resetSeconds).toBe(30);
+		expect(decisions[6].resetSeconds).toBe(30);
+	});
+
+	it("answers at once while a key is far below its budget, and waits for the shared count near it", async () => {
+		const slow = new FakeCounters();
+		let release: () => void = () => undefined;
+		const gate = new Promise<void>((resolve) => (release = resolve));
+		const add = slow.add.bind(slow);
+		slow.add = async (key, by) => {
+			await gate;
+			return add(key, by);
+		};
+		const limited = limiter(10, 60_000, slow);
+		const settled: boolean[] = [];
+
+		const decisions = Array.from({ length: 8 }, (_, i) => limited.consume("user:1").then((d) => (settled[i] = d.allowed)));
+		await new Promise((resolve) => setImmediate(resolve));
+
+		expect(settled.filter((allowed) => allowed !== undefined)).toEqual([true, true, true, true, true]);
+		release();
+		await Promise.all(decisions);
+		expect(settled).toEqual([true, true, true, true, true, true, true, true]);
+		expect(slow.commands).toEqual([{ key: "user:1", by: 8 }]);
 	});
 
 	it("shares one budget between gateways through the shared counters", async () => {
@@ -58,7 +80,11 @@ describe("the rate limiter", () => {
 		const gatewayB = limiter(4, 60_000, shared);
 
 		const allowed = [];
-		for (let i = 0; i < 6; i++) allowed.push((await (i % 2 ? gatewayB : gatewayA).consume("user:1")).allowed);
+		for (let i = 0; i < 6; i++) {
+			allowed.push((await (i % 2 ? gatewayB : gatewayA).consume("user:1")).allowed);
+			// Requests a moment apart, as HTTP requests are: each gateway's count reaches the shared counter meanwhile.
+			await new Promise((resolve) => setImmediate(resolve));
+		}
 
 		expect(allowed).toEqual([true, true, true, true, false, false]);
 	});

@@ -37,7 +37,16 @@ describe("access tokens", () => {
 		expect(claims.exp - claims.iat).toBe(60);
 	});
 
-	it("are reported expired once past their expiry", () => {
+	it("are reported expired once past their expiry, also after they were verified while valid", async () => {
+		const { token } = tokens.sign(42, "s", 1);
+		expect(tokens.verify(token).userId).toBe(42);
+
+		await new Promise((resolve) => setTimeout(resolve, 1_100));
+
+		expect(problemOf(() => tokens.verify(token))).toBe("expired");
+	});
+
+	it("are reported expired when they arrive expired", () => {
 		expect(problemOf(() => tokens.verify(tokens.sign(42, "s", -1).token))).toBe("expired");
 	});
 
