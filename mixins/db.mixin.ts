@@ -84,7 +84,19 @@ export function createDbMixin<Tables>(options: DbMixinOptions<Tables>): Partial<
 		// moleculer-db broadcasts `cache.clean.<fullName>`: the listener takes its name from the same place.
 		merged(merged: ServiceSchema) {
 			const fullName = merged.version === undefined ? merged.name : `v${merged.version}.${merged.name}`;
-			merged.events = { ...merged.events, [`cache.clean.${fullName}`]: cleanCache };
+			const name = `cache.clean.${fullName}`;
+			const own = merged.events?.[name];
+			const ownHandler = typeof own === "function" ? own : own?.handler;
+			merged.events = {
+				...merged.events,
+				// A listener the service has of its own stays, after the clean.
+				[name]: ownHandler
+					? async function (this: MixinThis<Tables>, ctx: Context) {
+							await cleanCache.call(this);
+							await (ownHandler as (ctx: Context) => unknown).call(this, ctx);
+						}
+					: cleanCache,
+			};
 		},
 		created(this: MixinThis<Tables>) {
 			const uri = this.settings.databaseUri ?? databaseUri(options.database);

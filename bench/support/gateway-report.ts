@@ -128,8 +128,10 @@ export function gatewayLimits(rows: GatewayRow[], machine: Machine, settings: Ga
 		paragraphs.push(
 			`**Cost per request.** The bare gateway spent ${rate(cpuPerRequestUs(bare))} µs of CPU per request, Colony over NATS ` +
 				`${rate(cpuPerRequestUs(nats))} µs summed over its processes and servers: on top of the same HTTP handling ` +
-				"it authenticates the token (`users.resolveToken` over NATS), counts the request in the rate limiter in Redis, " +
-				"and calls `users.me` over NATS on the users node, which checks access and reads the user from MariaDB.",
+				"the gateway verifies the token (remembered once verified) and checks its session against the revocations " +
+				"it holds, counts the request in the shared rate limit (one Redis command per key and loop turn), and calls " +
+				"`users.me` over NATS; the users node checks access and answers from the cached profile (Redis). Where that " +
+				"time goes is in *Profile of the request path* below.",
 		);
 	}
 	return paragraphs;
