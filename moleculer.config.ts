@@ -4,6 +4,7 @@ import { ResilientRedisCacher } from "./broker/cacher";
 import { ScrapedPrometheusReporter } from "./broker/metrics";
 import { AccessMiddleware } from "./broker/middlewares/access.middleware";
 import { CallSafetyMiddleware } from "./broker/middlewares/call-safety.middleware";
+import { RejectSyncThrowsMiddleware } from "./broker/middlewares/reject-sync-throws.middleware";
 import { intFromEnv } from "./lib/config";
 import { redisOptions } from "./lib/state/redis";
 
@@ -88,11 +89,13 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 		errorHandler: undefined,
 		// Moleculer's own middlewares in its order, innermost first, with Colony's placed where they must run:
 		// access is judged before a cached answer could be served to a caller who may not have it; call safety
-		// sits just inside Retry, which then repeats only calls that are safe to repeat.
+		// sits just inside Retry, which then repeats only calls that are safe to repeat; no synchronous throw may
+		// reach the bulkhead, which would never free its slot.
 		internalMiddlewares: false,
 		middlewares: [
 			"ActionHook",
 			"Validator",
+			RejectSyncThrowsMiddleware,
 			"Bulkhead",
 			"Cacher",
 			AccessMiddleware,
@@ -113,6 +116,8 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 			reporter: [
 				new ScrapedPrometheusReporter({
 					defaultLabels: (registry) => ({ namespace: registry.broker.namespace, nodeID: registry.broker.nodeID }),
+					// What identifies the host (name, OS user and home, addresses and MACs, kernel) stays out.
+					excludes: ["os.hostname", "os.user.*", "os.network.*", "os.type", "os.release", "os.arch", "os.platform", "os.cpu.info.*", "process.arguments", "process.pid", "process.ppid"],
 				}),
 			] as unknown as NonNullable<Exclude<BrokerOptions["metrics"], boolean>>["reporter"],
 		},

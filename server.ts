@@ -32,6 +32,9 @@ async function main(): Promise<void> {
 	// Fail before anything starts when production secrets are missing; warn loudly in development.
 	loadSecrets();
 	const broker = new ServiceBroker(brokerOptions);
+	if (process.env.NODE_ENV === "production" && !process.env.METRICS_TOKEN) {
+		broker.logger.warn("METRICS_TOKEN is not set: /metrics answers only direct connections from this machine");
+	}
 	for (const schema of schemas) broker.createService(schema);
 	await broker.start();
 

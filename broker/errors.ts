@@ -33,8 +33,16 @@ export class ConflictError extends MoleculerClientError {
 	}
 }
 
+/** 429: the gateway answers with `Retry-After` from `data.retryAfter`. */
 export class TooManyRequestsError extends MoleculerClientError {
-	constructor(retryAfterSeconds: number) {
-		super("Too many requests, slow down", 429, "RATE_LIMITED", { retryAfter: retryAfterSeconds });
+	constructor(retryAfterSeconds: number, message = "Too many requests, slow down", type = "RATE_LIMITED") {
+		super(message, 429, type, { retryAfter: retryAfterSeconds });
+	}
+}
+
+/** 503 for a refusal of load, not a failure: the client should come back after `data.retryAfter` seconds. */
+export class ServiceBusyError extends Errors.MoleculerError {
+	constructor(message: string, retryAfterSeconds: number, type = "SERVICE_BUSY") {
+		super(message, 503, type, { retryAfter: retryAfterSeconds });
 	}
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { ensurePrivateDir } from "./db/private-files";
 import { dirname, resolve } from "node:path";
 
 export type Env = Record<string, string | undefined>;
@@ -96,7 +97,7 @@ function developmentSecrets(env: Env): DevSecretsFile {
 		jwtSecret: randomBytes(48).toString("base64url"),
 		dataKey: randomBytes(32).toString("base64"),
 	};
-	mkdirSync(dirname(path), { recursive: true });
+	ensurePrivateDir(dirname(path));
 	// "wx" fails if another process created the file meanwhile; then read what it wrote.
 	try {
 		writeFileSync(path, JSON.stringify(generated), { mode: 0o600, flag: "wx" });

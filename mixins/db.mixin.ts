@@ -5,7 +5,8 @@ import type { Sequelize, Transaction } from "sequelize";
 import { registerReadinessProbe, unregisterReadinessProbe } from "../broker/readiness";
 import { databaseUri } from "../lib/config";
 import { migrate, type Migration } from "../lib/db/migrate";
-import { createSequelize, redactUri } from "../lib/db/sequelize";
+import { ensurePrivateDatabaseFile } from "../lib/db/private-files";
+import { createSequelize, redactUri, sqliteFile } from "../lib/db/sequelize";
 import { inTransaction } from "../lib/db/transactions";
 
 export interface DbMixinOptions<Tables> {
@@ -51,6 +52,9 @@ class ServiceSequelizeAdapter extends SequelizeDbAdapter {
 	override async connect(): Promise<void> {
 		// A failed start is retried by moleculer-db with a new connection; do not leave the old pool open.
 		await this.db?.close().catch(() => undefined);
+		// The file holds sealed bodies but clear metadata (who wrote when, where): nobody else may read it.
+		const file = sqliteFile(this.uri);
+		if (file) ensurePrivateDatabaseFile(file);
 		this.db = createSequelize(this.uri);
 		await this.db.authenticate();
 	}

@@ -31,6 +31,8 @@ export interface ClientCall {
 	via: "rest" | "socket";
 	/** The action the client called; calls it makes in turn are internal. */
 	action: string;
+	/** The client's address as the gateway judged it (forwarded only by trusted proxies). */
+	ip?: string;
 }
 
 export interface RequestMeta {

@@ -82,7 +82,7 @@ export interface ClusterLayout {
 export const CHAT_CLUSTER: ClusterLayout = { services: ["users", "chat"], databasePrefix: "colony_bench" };
 
 // The limiters still count every request and socket call; they just never refuse the bench's load.
-const UNLIMITED = { RATE_LIMIT_PER_MIN: "100000000", SOCKET_RATE_LIMIT_PER_MIN: "100000000" };
+const UNLIMITED = { RATE_LIMIT_PER_MIN: "100000000", SOCKET_RATE_LIMIT_PER_MIN: "100000000", SOCKET_CONNECTS_PER_MIN: "100000000" };
 
 /**
  * The full path as separate processes: a node running `layout.services` on MariaDB databases made for this

@@ -51,3 +51,10 @@ export function redactUri(uri: string): string {
 	// The last "@" before the host ends the credentials, even when an unencoded "@" sits in the password.
 	return uri.replace(/(\/\/[^:/@]+:).*@(?=[^@]*$)/, "$1***@");
 }
+
+/** The file of an embedded database URI (`sqlite:<file>`), or undefined for in-memory and server databases. */
+export function sqliteFile(uri: string): string | undefined {
+	if (!uri.startsWith("sqlite:")) return undefined;
+	const storage = uri.slice("sqlite:".length);
+	return storage && storage !== ":memory:" ? storage : undefined;
+}

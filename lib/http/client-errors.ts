@@ -1,6 +1,6 @@
 import type { ErrorBody } from "../../types/contract";
 
-export type GatewayError = Error & { code?: number; type?: string; data?: unknown; status?: number };
+export type GatewayError = Error & { code?: number | string; type?: string; data?: unknown; status?: number };
 
 /**
  * Turns any error into an answer a client can act on, without stack traces, SQL or echoed secrets. Errors are
@@ -16,6 +16,10 @@ export function toClientError(err: GatewayError): ErrorBody {
 		case "charset.unsupported":
 			return { name: "UnsupportedMediaTypeError", message: err.message, code: 415, type: "UNSUPPORTED_MEDIA_TYPE" };
 	}
+	// zlib's codes (Z_DATA_ERROR…, ERR__ERROR_… for brotli) reach here when a body is not what its Content-Encoding says.
+	if (typeof err.code === "string" && /^(Z_|ERR__)/.test(err.code)) {
+		return { name: "BadRequestError", message: "Request body could not be decoded with its Content-Encoding", code: 400, type: "INVALID_ENCODING" };
+	}
 	const code = typeof err.code === "number" ? err.code : (err.status ?? 500);
 	if (err.name === "ValidationError") {
 		// fastest-validator echoes the rejected value in `actual`: it may be a password.
@@ -26,6 +30,9 @@ export function toClientError(err: GatewayError): ErrorBody {
 	}
 	if (code >= 400 && code < 500) {
 		return { name: err.name, message: err.message, code, type: err.type ?? "BAD_REQUEST", data: err.data };
+	}
+	if (err.type === "SERVICE_BUSY" || err.type === "SIGN_IN_BUSY") {
+		return { name: "ServiceBusyError", message: err.message, code: 503, type: err.type, data: err.data };
 	}
 	if (err.name === "ServiceNotFoundError" || err.name === "ServiceNotAvailableError" || code === 503) {
 		return { name: "ServiceUnavailableError", message: "Service is temporarily unavailable", code: 503, type: "SERVICE_UNAVAILABLE" };

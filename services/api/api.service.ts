@@ -1,12 +1,14 @@
 import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema, type IncomingRequest, type Route } from "moleculer-web";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { TooManyRequestsError, UnauthorizedError } from "../../broker/errors";
+import { BadRequestError, TooManyRequestsError, UnauthorizedError } from "../../broker/errors";
 import { answerHealth } from "../../broker/health";
 import { registerReadinessProbe } from "../../broker/readiness";
 import { intFromEnv, listFromEnv } from "../../lib/config";
 import { toClientError, type GatewayError } from "../../lib/http/client-errors";
 import { clientIp, trustedProxySet } from "../../lib/http/client-ip";
+import { safeRequestId, SECURITY_HEADERS } from "../../lib/http/headers";
+import { inspectJson } from "../../lib/http/json-guard";
 import { failureLog } from "../../broker/failures";
 import { createPresenceStore, type PresenceStore } from "../../lib/state/presence";
 import { RateLimiter, RedisCounters } from "../../lib/state/rate-limiter";
@@ -24,6 +26,7 @@ export interface ApiSettings extends ApiSettingsSchema {
 interface ApiState {
 	limiter: RateLimiter;
 	socketLimiter: RateLimiter;
+	connectLimiter: RateLimiter;
 	/** Shared by the rate limiters and presence; absent in a one-process install without REDIS_URL. */
 	redis?: RedisConnection;
 	trusted: ReadonlySet<string>;
@@ -33,7 +36,7 @@ interface ApiState {
 
 interface ApiMethods {
 	authenticate(ctx: Context<unknown, RequestMeta>, route: Route, req: IncomingRequest, res: ServerResponse): Promise<SessionUser | null>;
-	enforceRateLimit(key: string, res: ServerResponse): Promise<void>;
+	enforceRateLimit(key: string, req: IncomingMessage, res: ServerResponse): Promise<void>;
 	regenerateAutoAliases(route: Route): void;
 }
 
@@ -44,7 +47,10 @@ interface GeneratedAlias {
 	_generated?: boolean;
 }
 
-type GatewayThis = { broker: Context["broker"]; aliases: GeneratedAlias[] };
+type GatewayThis = { broker: Context["broker"]; aliases: GeneratedAlias[]; logger: Context["broker"]["logger"] };
+
+/** Marked once the request was counted in the rate limit, so no request is counted twice or not at all. */
+type CountedRequest = IncomingMessage & { $counted?: boolean };
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
 	res.writeHead(status, { "Content-Type": "application/json; charset=utf-8" });
@@ -71,6 +77,18 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 		redisUrl: process.env.REDIS_URL,
 		$secureSettings: ["redisUrl"],
 		use: [],
+		// Each answer gets one access-log line of its own (below), without the query string.
+		logRequest: null,
+		logResponse: null,
+		rootCallOptions: function prepareRequest(this: GatewayThis, options: { requestID?: string }, req: IncomingMessage, res: ServerResponse) {
+			options.requestID = safeRequestId(req.headers["x-request-id"] ?? req.headers["x-correlation-id"]);
+			for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+			const started = process.hrtime.bigint();
+			res.once("finish", () => {
+				const ms = Number(process.hrtime.bigint() - started) / 1e6;
+				this.logger.info(`${req.method} ${(req.url ?? "").split("?")[0]} ${res.statusCode} ${ms.toFixed(1)} ms`);
+			});
+		} as unknown as ApiSettingsSchema["rootCallOptions"],
 		cors: {
 			origin: listFromEnv(process.env.CORS_ORIGINS, ["http://localhost:3000"]),
 			methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
@@ -87,14 +105,14 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 				mappingPolicy: "restrict",
 				bodyParsers: { json: false, urlencoded: false },
 				aliases: {
-					"GET health/live"(this: GatewayThis, _req: IncomingMessage, res: ServerResponse) {
-						return answerHealth(this.broker, "/health/live", res);
+					"GET health/live"(this: GatewayThis, req: IncomingMessage, res: ServerResponse) {
+						return answerHealth(this.broker, "/health/live", req, res);
 					},
-					"GET health/ready"(this: GatewayThis, _req: IncomingMessage, res: ServerResponse) {
-						return answerHealth(this.broker, "/health/ready", res);
+					"GET health/ready"(this: GatewayThis, req: IncomingMessage, res: ServerResponse) {
+						return answerHealth(this.broker, "/health/ready", req, res);
 					},
-					"GET metrics"(this: GatewayThis, _req: IncomingMessage, res: ServerResponse) {
-						return answerHealth(this.broker, "/metrics", res);
+					"GET metrics"(this: GatewayThis, req: IncomingMessage, res: ServerResponse) {
+						return answerHealth(this.broker, "/metrics", req, res);
 					},
 				},
 			},
@@ -107,11 +125,25 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 				mappingPolicy: "restrict",
 				bodyParsers: { json: { strict: true, limit: "64kb" }, urlencoded: false },
 				callOptions: { timeout: 15_000 },
+				onBeforeCall(this: unknown, _ctx: Context, _route: Route, req: IncomingRequest & { body?: unknown; query?: unknown }) {
+					// What a write needs goes in its body: a query string on one is where secrets leak into logs.
+					if (req.method !== "GET" && req.method !== "HEAD" && (req.url ?? "").includes("?")) {
+						throw new BadRequestError("Send the parameters of this request in its JSON body, not in the URL", "QUERY_NOT_ALLOWED");
+					}
+					const problem = inspectJson(req.body) ?? inspectJson(req.query);
+					if (problem) throw new BadRequestError(problem.message, problem.type);
+				},
 			},
 		],
 		onError(this: unknown, req: IncomingMessage, res: ServerResponse, err: GatewayError) {
 			let body = toClientError(err);
 			const { broker } = this as GatewayThis;
+			// A request refused before it was authenticated (bad body, bad encoding, unknown route) still costs its
+			// sender: it counts against the address.
+			if (!(req as CountedRequest).$counted) {
+				const gateway = this as unknown as ApiState;
+				void gateway.limiter.consume(`ip:${clientIp(req, gateway.trusted)}`);
+			}
 			// Routes come from the services' nodes: before any has joined, no path is known yet, and the honest
 			// answer is that the platform is not available, not that the path does not exist.
 			const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "";
@@ -119,8 +151,10 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 				body = toClientError(Object.assign(new Error("Service is temporarily unavailable"), { code: 503 }));
 			}
 			if (body.code >= 500) {
-				(this as { logger: Context["broker"]["logger"] }).logger.error(`${req.method} ${req.url} failed:`, err);
+				(this as { logger: Context["broker"]["logger"] }).logger.error(`${req.method} ${(req.url ?? "").split("?")[0]} failed:`, err);
 			}
+			const retryAfter = (body.data as { retryAfter?: unknown } | undefined)?.retryAfter;
+			if (!res.headersSent && typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
 			if (!res.headersSent) sendJson(res, body.code, body);
 			else res.end();
 		},
@@ -147,12 +181,12 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 	methods: {
 		async authenticate(ctx: Context<unknown, RequestMeta>, _route: Route, req: IncomingRequest, res: ServerResponse) {
 			const action = req.$action as { name: string; access?: string } | undefined;
-			ctx.meta.$client = { via: "rest", action: action?.name ?? "" };
 			const ip = clientIp(req, this.trusted);
+			ctx.meta.$client = { via: "rest", action: action?.name ?? "", ip };
 			const header = req.headers.authorization;
 			const isPublic = action?.access === "public";
 			if (!header) {
-				await this.enforceRateLimit(`ip:${ip}`, res);
+				await this.enforceRateLimit(`ip:${ip}`, req, res);
 				return null;
 			}
 			const [scheme, token] = header.trim().split(/\s+/);
@@ -165,23 +199,24 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 				user = await this.resolveCaller(token);
 			} catch (err) {
 				// Failed tokens count against the address, so guessing costs the guesser its budget.
-				await this.enforceRateLimit(`ip:${ip}`, res);
+				await this.enforceRateLimit(`ip:${ip}`, req, res);
 				// A stale token must not lock a client out of the routes that replace it (login, refresh).
 				if (isPublic) return null;
 				// The users service refuses a token of the wrong shape as a parameter; to the client it is just invalid.
 				if ((err as Error).name === "ValidationError") throw new UnauthorizedError("Access token is not valid", "INVALID_TOKEN");
 				throw err;
 			}
-			await this.enforceRateLimit(`user:${user.id}`, res);
+			await this.enforceRateLimit(`user:${user.id}`, req, res);
 			return user;
 		},
 
-		async enforceRateLimit(key: string, res: ServerResponse) {
+		async enforceRateLimit(key: string, req: IncomingMessage, res: ServerResponse) {
+			(req as CountedRequest).$counted = true;
 			// Without Redis the limiter counts on this node alone: it never fails a request for its store.
 			const decision = await this.limiter.consume(key);
 			res.setHeader("X-RateLimit-Limit", String(decision.limit));
 			res.setHeader("X-RateLimit-Remaining", String(decision.remaining));
-			if (!decision.allowed) {
+			if (!decision.allowed && !res.headersSent) {
 				res.setHeader("Retry-After", String(decision.resetSeconds));
 				throw new TooManyRequestsError(decision.resetSeconds);
 			}
@@ -212,8 +247,9 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 		const counters = this.redis && new RedisCounters(this.redis, prefix);
 		this.limiter = new RateLimiter(this.settings.rateLimitPerMinute, 60_000, counters, failures.reporter("shared rate limit"));
 		// The socket mixin's settings are merged into this service's.
-		const { socketRateLimitPerMinute } = this.settings as ApiSettings & SocketGatewaySettings;
+		const { socketRateLimitPerMinute, socketConnectsPerMinute } = this.settings as ApiSettings & SocketGatewaySettings;
 		this.socketLimiter = new RateLimiter(socketRateLimitPerMinute, 60_000, counters, failures.reporter("shared socket rate limit"));
+		this.connectLimiter = new RateLimiter(socketConnectsPerMinute, 60_000, counters, failures.reporter("shared socket connect limit"));
 		this.presence = createPresenceStore(this.redis, prefix);
 	},
 
@@ -225,8 +261,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 	},
 
 	async stopped() {
+		// moleculer-web's own half-second debounced regeneration would otherwise still run after the stop.
+		(this as unknown as { regenerateAllAutoAliases?: { cancel?(): void } }).regenerateAllAutoAliases?.cancel?.();
 		this.limiter.close();
 		this.socketLimiter.close();
+		this.connectLimiter.close();
 		await this.presence.close();
 	},
 };

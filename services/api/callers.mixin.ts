@@ -88,6 +88,8 @@ export const CallersMixin: Partial<ServiceSchema<ServiceSettingSchema, CallersMe
 		},
 
 		syncRevocations(): Promise<void> {
+			// Before a users node has joined there is nobody to ask (and Moleculer would warn at every try).
+			if (!this.broker.registry.getActionEndpoints("users.revocations")?.hasAvailable()) return Promise.resolve();
 			this.syncing ??= (async () => {
 				try {
 					for (;;) {

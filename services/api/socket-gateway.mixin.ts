@@ -4,9 +4,11 @@ import type { Server, Socket } from "socket.io";
 import { channelRoom, JOIN_EVENT, PUSH_EVENT, userRoom, type JoinPayload, type PushPayload } from "../../broker/realtime";
 import type { Revocation } from "../../lib/auth/revocations";
 import type { AccessTokenClaims } from "../../lib/auth/tokens";
-import { failureLog } from "../../broker/failures";
+import { failureLog, refusalLog } from "../../broker/failures";
 import { intFromEnv } from "../../lib/config";
 import { toClientError, type GatewayError } from "../../lib/http/client-errors";
+import { clientIp } from "../../lib/http/client-ip";
+import { inspectJson } from "../../lib/http/json-guard";
 import type { PresenceStore } from "../../lib/state/presence";
 import type { RateLimiter } from "../../lib/state/rate-limiter";
 import type { ErrorBody, PresenceStatus } from "../../types/contract";
@@ -21,6 +23,10 @@ export interface SocketGatewaySettings extends ServiceSettingSchema {
 	presenceTtlMs: number;
 	/** Socket calls per user and minute, over all their sockets and gateways (typing is throttled apart). */
 	socketRateLimitPerMinute: number;
+	/** Connection attempts per client address and minute, good or bad. */
+	socketConnectsPerMinute: number;
+	/** Open sockets one user may hold on one gateway. */
+	maxSocketsPerUser: number;
 	/** moleculer-io's settings: socket.io options and the namespaces with their handlers. */
 	io: Record<string, unknown>;
 }
@@ -29,6 +35,8 @@ interface SocketState {
 	io: Server;
 	/** Set by the gateway, on the store its REST limiter uses. */
 	socketLimiter: RateLimiter;
+	connectLimiter: RateLimiter;
+	trusted: ReadonlySet<string>;
 	/** Set by the gateway, on its Redis connection when it has one. */
 	presence: PresenceStore;
 	/** This node's sockets per user: presence is held while a user has at least one. */
@@ -122,6 +130,8 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 	settings: {
 		presenceTtlMs: intFromEnv(process.env.PRESENCE_TTL_MS, 45_000, "PRESENCE_TTL_MS"),
 		socketRateLimitPerMinute: intFromEnv(process.env.SOCKET_RATE_LIMIT_PER_MIN, 600, "SOCKET_RATE_LIMIT_PER_MIN"),
+		socketConnectsPerMinute: intFromEnv(process.env.SOCKET_CONNECTS_PER_MIN, 60, "SOCKET_CONNECTS_PER_MIN"),
+		maxSocketsPerUser: intFromEnv(process.env.MAX_SOCKETS_PER_USER, 20, "MAX_SOCKETS_PER_USER"),
 		io: {
 			options: { pingInterval: 10_000, pingTimeout: 10_000, maxHttpBufferSize: 64 * 1024 },
 			namespaces: { "/": { authorization: true, events: { call: onSocketCall, "auth.refresh": onSocketRefresh } } },
@@ -182,6 +192,11 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 
 	methods: {
 		async socketAuthorize(socket: Socket): Promise<SessionUser> {
+			// Every attempt counts against the address, with a good token or a bad one.
+			const attempts = await this.connectLimiter.consume(`connect:ip:${clientIp(socket.request, this.trusted)}`);
+			if (!attempts.allowed) {
+				throw connectError({ message: `Too many connection attempts: retry in ${attempts.resetSeconds} s`, type: "RATE_LIMITED", code: 429 });
+			}
 			const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
 			if (typeof token !== "string" || token.length === 0) {
 				throw connectError({ message: "Connect with auth: { token: <access token> }", type: "NO_TOKEN" });
@@ -195,6 +210,9 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 				const failure = err as ErrorLike;
 				if (failure.code && failure.code < 500) throw connectError(failure);
 				throw connectError({ message: "Chat is temporarily unavailable, retry shortly", type: "SERVICE_UNAVAILABLE", code: 503 });
+			}
+			if ((this.localSockets.get(user.id)?.size ?? 0) >= this.settings.maxSocketsPerUser) {
+				throw connectError({ message: `At most ${this.settings.maxSocketsPerUser} connections per user: close one first`, type: "TOO_MANY_SOCKETS", code: 429 });
 			}
 			this.holdSocketSession(socket, this.verifyToken(token));
 			socket.data.user = user;
@@ -269,6 +287,11 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 
 		async handleSocketCall(socket: Socket, action: unknown, params: unknown) {
 			const user = await this.screenSocketCall(socket, action, params);
+			const problem = inspectJson(params);
+			if (problem) {
+				refusalLog(this.broker).note("malformed socket payload", `User ${user.id} sent a malformed payload over a socket: ${problem.type}`);
+				throw callError(problem.message, problem.type, 400);
+			}
 			const meta: RequestMeta = { user, $client: { via: "socket", action: action as string }, $socketId: socket.id };
 			return this.broker.call(action as string, params ?? {}, { meta, timeout: SOCKET_CALL_TIMEOUT_MS });
 		},
@@ -282,7 +305,10 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 			}
 			// The socket whitelist is the actions' own metadata, as the registry knows it from every node.
 			const published = typeof action === "string" && this.broker.registry.getActionEndpoints(action)?.endpoints[0]?.action.socket;
-			if (!published) throw callError("No such action is open to sockets", "NOT_FOUND", 404);
+			if (!published) {
+				refusalLog(this.broker).note("socket call of an unpublished action", `User ${user.id} called ${JSON.stringify(String(action).slice(0, 64))} over a socket: refused`);
+				throw callError("No such action is open to sockets", "NOT_FOUND", 404);
+			}
 			if (action === "chat.typing") {
 				const key = `typing:${Number((params as { channelId?: unknown } | null)?.channelId)}`;
 				const last = (socket.data[key] as number | undefined) ?? 0;

@@ -4,7 +4,7 @@ import { ConflictError, ForbiddenError, NotFoundError } from "../../broker/error
 import { channelRoom, joinRooms, pushToSockets, userRoom } from "../../broker/realtime";
 import { loadSecrets } from "../../lib/config";
 import { FieldCipher } from "../../lib/crypto/field-cipher";
-import { idParam, PRINTABLE } from "../../lib/validation";
+import { idParam, PLAIN_TEXT, REACTION } from "../../lib/validation";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
 import type { ChannelView, ChatMemberEvent, ChatMessageEvent, ChatTypingEvent, MemberRole, MessageView, UnreadView } from "../../types/chat";
 import { MAX_MESSAGE_LENGTH } from "../../types/contract";
@@ -37,6 +37,8 @@ interface ChatMethods {
 	findByClientMsgId(userId: number, clientMsgId: string): Promise<MessageRow | null>;
 	insertMember(channelId: number, userId: number, role: MemberRole, transaction?: Transaction): Promise<void>;
 	channelViews(rows: ChannelRow[]): Promise<ChannelView[]>;
+	describeChannel(row: ChannelRow, directMemberIds?: number[]): ChannelView;
+	sealChannelNames(): Promise<void>;
 	messageViews(rows: MessageRow[]): Promise<MessageView[]>;
 	seal(channelId: number, text: string): { body: string; keyId: string };
 	open(row: MessageRow): string | null;
@@ -83,7 +85,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 				$$strict: true,
 				name: { type: "string", trim: true, lowercase: true, min: 1, max: 80, pattern: CHANNEL_NAME },
 				type: { type: "enum", values: ["public", "private"] },
-				topic: { type: "string", trim: true, max: 250, pattern: PRINTABLE, optional: true },
+				topic: { type: "string", trim: true, max: 250, pattern: PLAIN_TEXT, optional: true },
 			},
 			async handler(ctx: ChatContext<{ name: string; type: "public" | "private"; topic?: string }>) {
 				const caller = ctx.meta.user;
@@ -91,7 +93,15 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 				try {
 					channel = await this.transaction(async (transaction) => {
 						const created = await this.tables.channels.create(
-							{ ...ctx.params, topic: ctx.params.topic ?? null, directKey: null, createdBy: caller.id },
+							{
+								type: ctx.params.type,
+								name: this.cipher.blindIndex(`channel:${ctx.params.name}`),
+								nameSealed: this.cipher.encrypt(ctx.params.name, "chat.channel.name"),
+								topic: null,
+								topicSealed: ctx.params.topic ? this.cipher.encrypt(ctx.params.topic, "chat.channel.topic") : null,
+								directKey: null,
+								createdBy: caller.id,
+							},
 							{ transaction },
 						);
 						const row = created.get({ plain: true });
@@ -105,7 +115,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 					throw err;
 				}
 				await this.announceMember(ctx, channel.id, caller.id, caller.id);
-				const view = channelView(channel);
+				const view = this.describeChannel(channel);
 				ctx.emit("chat.channel.created", { channel: view, createdBy: caller.id });
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/v1/channels/${view.id}`;
@@ -159,7 +169,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 					await this.insertMember(channel.id, caller.id, "member");
 					await this.announceMember(ctx, channel.id, caller.id, caller.id);
 				}
-				return { channel: channelView(channel) };
+				return { channel: this.describeChannel(channel) };
 			},
 		},
 
@@ -177,7 +187,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 					await this.insertMember(channel.id, ctx.params.userId, "member");
 					await this.announceMember(ctx, channel.id, ctx.params.userId, caller.id);
 				}
-				return { channel: channelView(channel) };
+				return { channel: this.describeChannel(channel) };
 			},
 		},
 
@@ -214,7 +224,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 					return { channel: (await this.channelViews([winner.get({ plain: true })]))[0] };
 				}
 				for (const userId of people) await this.announceMember(ctx, channel.id, userId, caller.id);
-				return { channel: channelView(channel, people) };
+				return { channel: this.describeChannel(channel, people) };
 			},
 		},
 
@@ -377,7 +387,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 			socket: true,
 			// A toggle: a second run takes the reaction back.
 			idempotent: false,
-			params: { $$strict: true, id, emoji: { type: "string", trim: true, min: 1, max: 64, pattern: PRINTABLE } },
+			params: { $$strict: true, id, emoji: { type: "string", trim: true, min: 1, max: 64, pattern: REACTION } },
 			async handler(ctx: ChatContext<{ id: number; emoji: string }>) {
 				const caller = ctx.meta.user;
 				const row = await this.requireMessage(ctx.params.id);
@@ -518,7 +528,31 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 
 		async channelViews(rows: ChannelRow[]) {
 			const people = await directMembers(this.tables, rows.filter((row) => row.type === "direct").map((row) => row.id));
-			return rows.map((row) => channelView(row, people.get(row.id)));
+			return rows.map((row) => this.describeChannel(row, people.get(row.id)));
+		},
+
+		describeChannel(row: ChannelRow, directMemberIds?: number[]) {
+			const name = row.nameSealed ? this.cipher.decrypt(row.nameSealed, "chat.channel.name") : row.name;
+			const topic = row.topicSealed ? this.cipher.decrypt(row.topicSealed, "chat.channel.topic") : row.topic;
+			return channelView(row, { name: row.type === "direct" ? null : name, topic }, directMemberIds);
+		},
+
+		/** Seals the names and topics an older release kept in clear; safe to run on several nodes at once. */
+		async sealChannelNames() {
+			const clear = await this.tables.channels.findAll({ where: { nameSealed: { [Op.is]: null }, type: { [Op.ne]: "direct" } } });
+			for (const row of clear.map((channel) => channel.get({ plain: true }))) {
+				if (!row.name) continue;
+				await this.tables.channels.update(
+					{
+						name: this.cipher.blindIndex(`channel:${row.name}`),
+						nameSealed: this.cipher.encrypt(row.name, "chat.channel.name"),
+						topic: null,
+						topicSealed: row.topic ? this.cipher.encrypt(row.topic, "chat.channel.topic") : null,
+					},
+					{ where: { id: row.id, nameSealed: { [Op.is]: null } } },
+				);
+			}
+			if (clear.length > 0) this.logger.info(`Sealed the names and topics of ${clear.length} channel(s)`);
 		},
 
 		async messageViews(rows: MessageRow[]) {
@@ -558,6 +592,10 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 			// The new member's open sockets start receiving the channel's events at once.
 			await joinRooms(ctx, { room: userRoom(userId), join: [channelRoom(channelId)] });
 		},
+	},
+
+	async started() {
+		await this.sealChannelNames();
 	},
 
 	created() {

@@ -4,8 +4,12 @@ import type { ChannelType, MemberRole } from "../../types/chat";
 export interface ChannelRow {
 	id: number;
 	type: ChannelType;
+	/** A keyed hash of the name (unique, unreadable); null for direct channels. */
 	name: string | null;
+	/** Left null: the topic is sealed in `topicSealed` (older releases kept it here in clear). */
 	topic: string | null;
+	nameSealed: string | null;
+	topicSealed: string | null;
 	/** `<lower user id>:<higher user id>` for direct channels, so a pair has exactly one. */
 	directKey: string | null;
 	createdBy: number;
@@ -48,7 +52,7 @@ export interface ReactionRow {
 	createdAt: Date;
 }
 
-type ChannelModel = Model<ChannelRow, Optional<ChannelRow, "id" | "createdAt" | "updatedAt">>;
+type ChannelModel = Model<ChannelRow, Optional<ChannelRow, "id" | "nameSealed" | "topicSealed" | "createdAt" | "updatedAt">>;
 type MemberModel = Model<MemberRow, MemberRow>;
 type MessageModel = Model<MessageRow, Optional<MessageRow, "id" | "editedAt" | "deletedAt" | "createdAt">>;
 type MentionModel = Model<MentionRow, MentionRow>;
@@ -71,6 +75,8 @@ export function defineChatTables(db: Sequelize): ChatTables {
 				type: { type: DataTypes.STRING(16), allowNull: false },
 				name: { type: DataTypes.STRING(80), allowNull: true },
 				topic: { type: DataTypes.STRING(250), allowNull: true },
+				nameSealed: { type: DataTypes.TEXT, allowNull: true },
+				topicSealed: { type: DataTypes.TEXT, allowNull: true },
 				directKey: { type: DataTypes.STRING(40), allowNull: true },
 				createdBy: { type: DataTypes.INTEGER, allowNull: false },
 			},

@@ -5,13 +5,13 @@ function iso(date: Date | null): string | null {
 	return date ? new Date(date).toISOString() : null;
 }
 
-/** A channel as clients see it; a direct channel names its two people. */
-export function channelView(row: ChannelRow, directMemberIds?: number[]): ChannelView {
+/** A channel as clients see it, its name and topic opened; a direct channel names its two people. */
+export function channelView(row: ChannelRow, opened: { name: string | null; topic: string | null }, directMemberIds?: number[]): ChannelView {
 	const view: ChannelView = {
 		id: row.id,
 		type: row.type,
-		name: row.name,
-		topic: row.topic,
+		name: opened.name,
+		topic: opened.topic,
 		createdBy: row.createdBy,
 		createdAt: new Date(row.createdAt).toISOString(),
 	};

@@ -9,6 +9,10 @@ export interface UserRow {
 	passwordHash: string;
 	/** Comma-separated roles, e.g. `admin` or `member`. */
 	roles: string;
+	/** Failed sign-ins in a row, when the last was, and until when the next attempt is refused. */
+	failedLogins: number;
+	lastFailedLoginAt: Date | null;
+	loginBlockedUntil: Date | null;
 	createdAt: Date;
 	updatedAt: Date;
 }
@@ -37,7 +41,7 @@ export interface FirstAdminRow {
 	userId: number;
 }
 
-type UserModel = Model<UserRow, Optional<UserRow, "id" | "createdAt" | "updatedAt">>;
+type UserModel = Model<UserRow, Optional<UserRow, "id" | "failedLogins" | "lastFailedLoginAt" | "loginBlockedUntil" | "createdAt" | "updatedAt">>;
 type RefreshTokenModel = Model<
 	RefreshTokenRow,
 	Optional<RefreshTokenRow, "id" | "usedAt" | "revokedAt" | "accessTokenId" | "accessExpiresAt" | "claimRequestId" | "successorSealed" | "createdAt">
@@ -74,6 +78,9 @@ export function defineUsersTables(db: Sequelize): UsersTables {
 				emailIndex: { type: DataTypes.STRING(64), allowNull: false },
 				passwordHash: { type: DataTypes.STRING(255), allowNull: false },
 				roles: { type: DataTypes.STRING(64), allowNull: false },
+				failedLogins: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+				lastFailedLoginAt: { type: DataTypes.DATE, allowNull: true },
+				loginBlockedUntil: { type: DataTypes.DATE, allowNull: true },
 			},
 			{ tableName: "users" },
 		),

@@ -1,15 +1,17 @@
 import { Errors, type Context, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import { randomUUID } from "node:crypto";
 import { Op, UniqueConstraintError, type Transaction } from "sequelize";
-import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../../broker/errors";
-import { DEFAULT_PASSWORD_COST, hashPassword, verifyPassword, type PasswordHashCost } from "../../lib/auth/passwords";
+import { ConflictError, ForbiddenError, NotFoundError, ServiceBusyError, TooManyRequestsError, UnauthorizedError } from "../../broker/errors";
+import { delayAfter, FailureThrottle, type ThrottlePolicy } from "../../lib/auth/login-throttle";
+import { judgePassword } from "../../lib/auth/password-strength";
+import { DEFAULT_PASSWORD_COST, PasswordHasher, PasswordWorkBusyError, type PasswordHashCost } from "../../lib/auth/passwords";
 import { permissionsOf, ROLES, type Role } from "../../lib/auth/permissions";
 import type { Revocation } from "../../lib/auth/revocations";
 import { ACCESS_TOKEN_TTL_SECONDS, AccessTokens, REFRESH_TOKEN_TTL_SECONDS, TokenError } from "../../lib/auth/tokens";
 import { loadSecrets } from "../../lib/config";
 import { FieldCipher, randomToken, sha256Hex } from "../../lib/crypto/field-cipher";
 import { openWithSecret, sealWithSecret } from "../../lib/crypto/secret-box";
-import { idParam, PRINTABLE } from "../../lib/validation";
+import { idParam, PLAIN_TEXT, PRINTABLE } from "../../lib/validation";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
 import type {
 	CallerMeta,
@@ -28,6 +30,8 @@ import { decodeCursor, encodeCursor, mayReadEmail, parseRoles, toPublicUser, typ
 
 export interface UsersSettings extends ServiceSettingSchema, DbSettings {
 	passwordCost: PasswordHashCost;
+	/** Failed sign-ins per account (kept in the database) and per address (per node) before growing waits. */
+	loginThrottle: { account: ThrottlePolicy; address: ThrottlePolicy };
 	accessTokenTtlSeconds: number;
 	refreshTokenTtlSeconds: number;
 }
@@ -35,6 +39,10 @@ export interface UsersSettings extends ServiceSettingSchema, DbSettings {
 interface UsersState {
 	cipher: FieldCipher;
 	tokens: AccessTokens;
+	hasher: PasswordHasher;
+	/** Failed sign-ins per client address, and per login name that matches no account (so both look alike). */
+	addressFailures: FailureThrottle;
+	unknownLoginFailures: FailureThrottle;
 	/** Verified against when no user matches a login, so unknown names take as long as wrong passwords. */
 	decoyHash: string;
 }
@@ -46,6 +54,9 @@ interface UsersMethods {
 	issueTokens(userId: number, familyId: string, transaction?: Transaction): Promise<TokenPair>;
 	rotateRefreshToken(presented: string, requestId: string | null): Promise<RotationOutcome>;
 	claimFirstAdmin(userId: number, transaction: Transaction): Promise<boolean>;
+	checkPassword(hash: string, password: string): Promise<boolean>;
+	signInWaitMs(row: UserRow | null, login: string, address: string | undefined): number;
+	recordFailedSignIn(row: UserRow | null, login: string, address: string | undefined): Promise<void>;
 	revokeSession(sessionId: string, userId: number, reason: string): Promise<void>;
 }
 
@@ -69,6 +80,10 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 	settings: {
 		rest: "/",
 		passwordCost: DEFAULT_PASSWORD_COST,
+		loginThrottle: {
+			account: { freeAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 15 * 60_000, forgetAfterMs: 15 * 60_000 },
+			address: { freeAttempts: 20, baseDelayMs: 1_000, maxDelayMs: 15 * 60_000, forgetAfterMs: 15 * 60_000 },
+		},
 		accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
 		refreshTokenTtlSeconds: REFRESH_TOKEN_TTL_SECONDS,
 	},
@@ -83,12 +98,28 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 				username: { type: "string", trim: true, lowercase: true, min: 3, max: 32, pattern: USERNAME_PATTERN },
 				email: { type: "email", normalize: true, max: 254 },
 				password: { type: "string", min: 10, max: 256 },
-				displayName: { type: "string", trim: true, min: 1, max: 64, pattern: PRINTABLE, optional: true },
+				displayName: { type: "string", trim: true, min: 1, max: 64, pattern: PLAIN_TEXT, optional: true },
 			},
 			async handler(ctx: Context<{ username: string; email: string; password: string; displayName?: string }, RequestMeta>,
 			): Promise<{ user: PublicUser }> {
 				const { username, email, password, displayName } = ctx.params;
-				const passwordHash = await hashPassword(password, this.settings.passwordCost);
+				const judgement = judgePassword(password, [username, email, displayName ?? ""]);
+				if (!judgement.strong) {
+					throw new Errors.ValidationError("The password is too easy to guess", "VALIDATION_ERROR", [
+						{
+							field: "password",
+							type: "passwordStrength",
+							message: `The password is too easy to guess${judgement.warning ? `: ${judgement.warning}` : ""}. Use a longer phrase of uncommon words.`,
+						},
+					]);
+				}
+				let passwordHash: string;
+				try {
+					passwordHash = await this.hasher.hash(password);
+				} catch (err) {
+					if (err instanceof PasswordWorkBusyError) throw new ServiceBusyError("Too many sign-ups and sign-ins at once, try again in a moment", 1, "SIGN_IN_BUSY");
+					throw err;
+				}
 				let row: UserRow;
 				try {
 					row = await this.transaction(async (transaction) => {
@@ -145,10 +176,19 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 						{ field: "username", type: "required", message: "Give 'username' (a username or an email) or 'email'." },
 					]);
 				}
+				const address = ctx.meta.$client?.ip;
 				const row = await this.findByLogin(login);
-				const passwordMatches = await verifyPassword(row?.passwordHash ?? this.decoyHash, ctx.params.password);
-				if (!row || !passwordMatches) {
+				// A guesser waiting out a delay is refused before the password is even looked at, right or not.
+				const waitMs = this.signInWaitMs(row, login, address);
+				if (waitMs > 0) {
+					throw new TooManyRequestsError(Math.ceil(waitMs / 1000), "Too many failed sign-ins: wait before trying again", "LOGIN_THROTTLED");
+				}
+				if (!row || !(await this.checkPassword(row?.passwordHash ?? this.decoyHash, ctx.params.password))) {
+					await this.recordFailedSignIn(row, login, address);
 					throw new UnauthorizedError("Wrong username, email or password", "INVALID_CREDENTIALS");
+				}
+				if (row.failedLogins > 0) {
+					await this.tables.users.update({ failedLogins: 0, lastFailedLoginAt: null, loginBlockedUntil: null }, { where: { id: row.id } });
 				}
 				const tokens = await this.issueTokens(row.id, randomUUID());
 				return { ...tokens, user: this.publicUser(row, true) };
@@ -361,8 +401,8 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			cache: { keys: ["id"] },
 			params: { id: idParam },
 			async handler(ctx: Context<{ id: number }>): Promise<ProfileRow> {
-				const { passwordHash: _hash, emailIndex: _index, ...profile } = await this.requireUser(ctx.params.id);
-				return profile;
+				const { id, username, displayName, emailCiphertext, roles, createdAt, updatedAt } = await this.requireUser(ctx.params.id);
+				return { id, username, displayName, emailCiphertext, roles, createdAt, updatedAt };
 			},
 		},
 
@@ -449,6 +489,41 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			});
 		},
 
+		async checkPassword(hash: string, password: string): Promise<boolean> {
+			try {
+				return await this.hasher.verify(hash, password);
+			} catch (err) {
+				if (err instanceof PasswordWorkBusyError) throw new ServiceBusyError("Too many sign-ins at once, try again in a moment", 1, "SIGN_IN_BUSY");
+				throw err;
+			}
+		},
+
+		signInWaitMs(row: UserRow | null, login: string, address: string | undefined): number {
+			const now = Date.now();
+			const accountWait = row
+				? Math.max(0, new Date(row.loginBlockedUntil ?? 0).getTime() - now)
+				: this.unknownLoginFailures.waitFor(login.trim().toLowerCase(), now);
+			return Math.max(accountWait, address ? this.addressFailures.waitFor(address, now) : 0);
+		},
+
+		async recordFailedSignIn(row: UserRow | null, login: string, address: string | undefined): Promise<void> {
+			if (address) this.addressFailures.recordFailure(address);
+			if (!row) {
+				this.unknownLoginFailures.recordFailure(login.trim().toLowerCase());
+				return;
+			}
+			const policy = this.settings.loginThrottle.account;
+			const now = Date.now();
+			const recent = row.lastFailedLoginAt && now - new Date(row.lastFailedLoginAt).getTime() <= policy.forgetAfterMs;
+			const failedLogins = (recent ? row.failedLogins : 0) + 1;
+			const wait = delayAfter(failedLogins, policy);
+			await this.tables.users.update(
+				{ failedLogins, lastFailedLoginAt: new Date(now), loginBlockedUntil: wait > 0 ? new Date(now + wait) : null },
+				{ where: { id: row.id } },
+			);
+			if (wait > 0) this.logger.warn(`Sign-ins to account ${row.id} are held back ${Math.round(wait / 1000)} s after ${failedLogins} failures`);
+		},
+
 		async claimFirstAdmin(userId: number, transaction: Transaction): Promise<boolean> {
 			if (await this.tables.firstAdmin.findByPk(1, { transaction })) return false;
 			try {
@@ -484,11 +559,14 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 	created() {
 		const secrets = loadSecrets();
 		this.tokens = new AccessTokens(secrets.jwtSecret);
+		this.hasher = new PasswordHasher(this.settings.passwordCost);
+		this.addressFailures = new FailureThrottle(this.settings.loginThrottle.address);
+		this.unknownLoginFailures = new FailureThrottle(this.settings.loginThrottle.account);
 		this.cipher = new FieldCipher(secrets.dataKey, secrets.previousDataKeys, secrets.indexKey);
 	},
 
 	async started() {
-		this.decoyHash = await hashPassword(randomToken(16), this.settings.passwordCost);
+		this.decoyHash = await this.hasher.hash(randomToken(16));
 	},
 };
 

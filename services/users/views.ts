@@ -14,7 +14,7 @@ export function parseRoles(stored: string): Role[] {
 }
 
 /** What answers about a user are made from: the row without the password hash and the email's blind index. */
-export type ProfileRow = Omit<UserRow, "passwordHash" | "emailIndex">;
+export type ProfileRow = Omit<UserRow, "passwordHash" | "emailIndex" | "failedLogins" | "lastFailedLoginAt" | "loginBlockedUntil">;
 
 /**
  * Emails opened recently, by ciphertext: `users.me` answers with the caller's email on nearly every request, and

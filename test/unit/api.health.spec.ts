@@ -1,5 +1,5 @@
-import type { BrokerOptions, ServiceBroker } from "moleculer";
-import { ScrapedPrometheusReporter } from "../../broker/metrics";
+import type { ServiceBroker } from "moleculer";
+import { hostname, userInfo } from "node:os";
 import { apiService, gatewayUrl, RestClient, startPlatform, testBroker, type Platform } from "../support/platform";
 
 interface Readiness {
@@ -8,17 +8,11 @@ interface Readiness {
 	checks: Record<string, boolean>;
 }
 
-/** Metrics as moleculer.config.ts turns them on, reported through the gateway's own /metrics. */
-const PROMETHEUS_METRICS = {
-	enabled: true,
-	reporter: [new ScrapedPrometheusReporter({})],
-} as unknown as BrokerOptions["metrics"];
-
 describe("health and metrics of the api node", () => {
 	let platform: Platform;
 
 	beforeAll(async () => {
-		platform = await startPlatform({ broker: { nodeID: "api-node-1", metrics: PROMETHEUS_METRICS } });
+		platform = await startPlatform({ broker: { nodeID: "api-node-1" } });
 	});
 	afterAll(() => platform.broker.stop());
 
@@ -49,9 +43,37 @@ describe("health and metrics of the api node", () => {
 		expect(text).toMatch(/^moleculer_request_total\{[^}]*action="users\.register"[^}]*\} [1-9]\d*$/m);
 	});
 
-	it("answers health checks without a token", async () => {
-		for (const path of ["/health/live", "/health/ready", "/metrics"]) {
-			expect((await fetch(`${platform.client.baseUrl}${path}`)).status).toBe(200);
+	it("answers health checks to anyone, without a token", async () => {
+		for (const path of ["/health/live", "/health/ready"]) {
+			expect((await fetch(`${platform.client.baseUrl}${path}`, { headers: { "x-forwarded-for": "203.0.113.9" } })).status).toBe(200);
+		}
+	});
+
+	it("leaves out of the metrics what identifies the host: its name, OS user, home folder, addresses and kernel", async () => {
+		const text = await (await fetch(`${platform.client.baseUrl}/metrics`)).text();
+
+		expect(text).not.toContain(hostname());
+		expect(text).not.toContain(userInfo().homedir);
+		expect(text).not.toMatch(/os_user_|os_network_|os_hostname|os_release|process_pid/);
+	});
+
+	it("keeps the metrics from anyone reaching the gateway through a proxy or from elsewhere", async () => {
+		const proxied = await fetch(`${platform.client.baseUrl}/metrics`, { headers: { "x-forwarded-for": "203.0.113.9" } });
+
+		expect(proxied.status).toBe(404);
+	});
+
+	it("serves the metrics to the bearer of METRICS_TOKEN only, once it is set", async () => {
+		process.env.METRICS_TOKEN = "scraper-secret-0123456789";
+		try {
+			const url = `${platform.client.baseUrl}/metrics`;
+			const anonymous = await fetch(url);
+			const wrong = await fetch(url, { headers: { authorization: "Bearer not-the-secret-01234567" } });
+			const scraper = await fetch(url, { headers: { authorization: "Bearer scraper-secret-0123456789", "x-forwarded-for": "10.0.0.5" } });
+
+			expect([anonymous.status, wrong.status, scraper.status]).toEqual([404, 404, 200]);
+		} finally {
+			delete process.env.METRICS_TOKEN;
 		}
 	});
 });

@@ -60,14 +60,14 @@ describe("multi-row writes land whole or not at all", () => {
 
 	it("keeps a message whose deletion failed half way", async () => {
 		const sent = (await platform.client.post<{ message: MessageView }>(`/api/v1/channels/${channel.id}/messages`, { text: "keep me" }, amy.accessToken)).body.message;
-		await platform.client.post(`/api/v1/messages/${sent.id}/reactions`, { emoji: "+1" }, bob.accessToken);
+		await platform.client.post(`/api/v1/messages/${sent.id}/reactions`, { emoji: "👍" }, bob.accessToken);
 		failNext(chatTables(platform.broker).reactions, "destroy");
 
 		const answer = await platform.client.request("DELETE", `/api/v1/messages/${sent.id}`, { token: amy.accessToken });
 
 		expect(answer.status).toBe(500);
 		const [stored] = (await history()).filter((message) => message.id === sent.id);
-		expect(stored).toMatchObject({ text: "keep me", deletedAt: null, reactions: [{ emoji: "+1", count: 1 }] });
+		expect(stored).toMatchObject({ text: "keep me", deletedAt: null, reactions: [{ emoji: "👍", count: 1 }] });
 	});
 });
 

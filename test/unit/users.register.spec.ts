@@ -100,8 +100,21 @@ describe("registering an account (POST /api/v1/auth/register)", () => {
 		expect(short.status).toBe(422);
 		expect(short.body.data).toEqual([expect.objectContaining({ field: "password", type: "stringMin" })]);
 
-		const exact = await register({ username: "shortpw", email: "shortpw@example.com", password: "1234567890" });
+		const exact = await register({ username: "shortpw", email: "shortpw@example.com", password: "kx9!vQ2#mZ" });
 		expect(exact.status).toBe(201);
+	});
+
+	it.each([
+		["repeated characters", "aaaaaaaaaa"],
+		["a common password", "password123"],
+		["a keyboard walk", "qwertyuiop"],
+		["the username with digits", "newcomer2024"],
+	])("refuses a password that is easy to guess (%s), saying why without echoing it", async (_case, password) => {
+		const answer = await register({ username: "newcomer", email: "newcomer@example.com", password });
+
+		expect(answer.status).toBe(422);
+		expect(answer.body.data).toEqual([expect.objectContaining({ field: "password", type: "passwordStrength" })]);
+		expect(JSON.stringify(answer.body)).not.toContain(password);
 	});
 
 	it.each([
