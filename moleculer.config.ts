@@ -1,8 +1,11 @@
-import type { BrokerOptions, Errors, LoggerConfig } from "moleculer";
+import type { BrokerOptions, Errors, LoggerConfig, Middleware } from "moleculer";
 import { hostname } from "node:os";
 import { ResilientRedisCacher } from "./broker/cacher";
 import { ScrapedPrometheusReporter } from "./broker/metrics";
+// Registers the AI strategies by name (an ai action's `strategy` reaches other nodes as a name).
+import "./broker/strategies/ai.strategies";
 import { AccessMiddleware } from "./broker/middlewares/access.middleware";
+import { AiInFlightMiddleware } from "./broker/middlewares/ai-in-flight.middleware";
 import { CallSafetyMiddleware } from "./broker/middlewares/call-safety.middleware";
 import { RejectSyncThrowsMiddleware } from "./broker/middlewares/reject-sync-throws.middleware";
 import { intFromEnv } from "./lib/config";
@@ -34,7 +37,8 @@ function cacherFrom(env: Env): BrokerOptions["cacher"] {
 function loggerFrom(env: Env): LoggerConfig[] {
 	const level = (env.LOG_LEVEL ?? "info") as "info";
 	const loggers: LoggerConfig[] = [
-		{ type: "Console", options: { level, formatter: env.NODE_ENV === "production" ? "json" : "short" } },
+		// One line per AI request goes to its own log (below), not to the console.
+		{ type: "Console", options: { level: { "AI-REQUESTS": "warn", "**": level }, formatter: env.NODE_ENV === "production" ? "json" : "short" } },
 	];
 	if (env.LOG_DIR) {
 		const file = (name: string, levels: Record<string, string | false>): LoggerConfig => ({
@@ -42,7 +46,12 @@ function loggerFrom(env: Env): LoggerConfig[] {
 			options: { level: levels, folder: env.LOG_DIR, filename: `${name}-{nodeID}-{date}.log`, formatter: "json" },
 		});
 		// The gateway logs a line per request: those go to the access log, its warnings and errors stay in the app log.
-		loggers.push(file("app", { API: "warn", "**": level }), file("access", { API: level, "**": false }));
+		// The ai nodes log a line per inference: those go to the AI request log.
+		loggers.push(
+			file("app", { API: "warn", "AI-REQUESTS": false, "**": level }),
+			file("access", { API: level, "**": false }),
+			file("ai", { "AI-REQUESTS": "info", "**": false }),
+		);
 	}
 	return loggers;
 }
@@ -71,8 +80,10 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 		// other nodes do not know a new gateway and their pushes to its sockets are lost.
 		// (The option exists in Moleculer 0.15's broker but not in its typings.)
 		transit: { serviceChangedDebounceTime: 0 } as BrokerOptions["transit"],
-		heartbeatInterval: 5,
-		heartbeatTimeout: 15,
+		// A node that died without a word (an AI host's node killed mid-inference) is given up after 6 s, and its
+		// pending requests are retried elsewhere; Moleculer's default would wait 15 s.
+		heartbeatInterval: intFromEnv(env.HEARTBEAT_INTERVAL_S, 2, "HEARTBEAT_INTERVAL_S"),
+		heartbeatTimeout: intFromEnv(env.HEARTBEAT_TIMEOUT_S, 6, "HEARTBEAT_TIMEOUT_S"),
 		contextParamsCloning: false,
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
 		disableBalancer: false,
@@ -96,6 +107,7 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 			"ActionHook",
 			"Validator",
 			RejectSyncThrowsMiddleware,
+			AiInFlightMiddleware as unknown as Middleware,
 			"Bulkhead",
 			"Cacher",
 			AccessMiddleware,

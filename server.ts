@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { intFromEnv, listFromEnv, loadSecrets } from "./lib/config";
 import { startHealthServer } from "./broker/health";
 import brokerOptions from "./moleculer.config";
+import AiService from "./services/ai/ai.service";
 import ApiService from "./services/api/api.service";
 import ChatService from "./services/chat/chat.service";
 import UsersService from "./services/users/users.service";
@@ -12,6 +13,7 @@ export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
 	api: ApiService as unknown as ServiceSchema,
 	users: UsersService as unknown as ServiceSchema,
 	chat: ChatService as unknown as ServiceSchema,
+	ai: AiService as unknown as ServiceSchema,
 };
 
 /** The health and metrics port of a node without the gateway (DESIGN §1). */

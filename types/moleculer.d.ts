@@ -16,5 +16,7 @@ declare module "moleculer" {
 		 * calls are retried after a failure that may have happened after the action ran.
 		 */
 		idempotent?: boolean | string;
+		/** How long a call may take unless its caller says otherwise (Moleculer's Timeout middleware reads it). */
+		timeout?: number;
 	}
 }

@@ -44,6 +44,8 @@ export interface RequestMeta {
 	$statusCode?: number;
 	/** Read by moleculer-web for the Location header of a 201 answer. */
 	$location?: string;
+	/** Read by moleculer-web for the Content-Type of an answer, e.g. a stream of NDJSON lines. */
+	$responseType?: string;
 }
 
 /** The meta of an action open to signed-in users only: the access middleware guarantees the caller. */

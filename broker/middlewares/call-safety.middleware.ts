@@ -37,17 +37,21 @@ export const CallSafetyMiddleware: Middleware = {
 	remoteAction: guard,
 };
 
+/** A timeout or a lost node of this very call (not of a call it made in turn): whether it ran is unknown. */
+function outcomeUnknown(err: Errors.MoleculerError, action: string): boolean {
+	const failedAction = (err.data as { action?: string } | undefined)?.action;
+	return (err instanceof Errors.RequestTimeoutError || err instanceof Errors.RequestRejectedError) && failedAction === action;
+}
+
 function guard(handler: ActionHandler, action: ActionSchema): ActionHandler {
 	const name = action.name ?? "the action";
 	return function guardRetries(ctx: Context) {
 		return handler(ctx).catch((err: Errors.MoleculerError) => {
 			if (!err?.retryable || safeToRepeat(action, ctx.params)) throw err;
-			// These were refused before the action could start: final, but not of unknown outcome.
-			if (err instanceof Errors.QueueIsFullError || err instanceof Errors.ServiceNotAvailableError || err instanceof Errors.ServiceNotFoundError) {
-				err.retryable = false;
-				throw err;
-			}
-			throw new OutcomeUnknownError(name, err);
+			if (outcomeUnknown(err, name)) throw new OutcomeUnknownError(name, err);
+			// The action ran, or never started, and failed: final, as it is.
+			err.retryable = false;
+			throw err;
 		});
 	};
 }

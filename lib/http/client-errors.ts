@@ -28,9 +28,16 @@ export function toClientError(err: GatewayError): ErrorBody {
 			: undefined;
 		return { name: err.name, message: "Parameters validation error!", code: 422, type: "VALIDATION_ERROR", data: fields };
 	}
+	// Moleculer gives these 404: to a client the route exists, its service is just not available now.
+	if (err.name === "ServiceNotFoundError" || err.name === "ServiceNotAvailableError") {
+		if ((err.data as { action?: string } | undefined)?.action?.startsWith("ai.")) return aiUnavailable();
+		return { name: "ServiceUnavailableError", message: "Service is temporarily unavailable", code: 503, type: "SERVICE_UNAVAILABLE" };
+	}
 	if (code >= 400 && code < 500) {
 		return { name: err.name, message: err.message, code, type: err.type ?? "BAD_REQUEST", data: err.data };
 	}
+	// Which host failed and why is for the logs; the client learns that no AI host can answer now.
+	if (err.type === "AI_HOST_UNAVAILABLE") return aiUnavailable();
 	if (err.type === "SERVICE_BUSY" || err.type === "SIGN_IN_BUSY") {
 		return { name: "ServiceBusyError", message: err.message, code: 503, type: err.type, data: err.data };
 	}
@@ -45,4 +52,8 @@ export function toClientError(err: GatewayError): ErrorBody {
 		return { name: "GatewayTimeoutError", message: "The request timed out", code: 504, type: "TIMEOUT" };
 	}
 	return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
+}
+
+function aiUnavailable(): ErrorBody {
+	return { name: "ServiceUnavailableError", message: "No AI host can answer right now: try again in a moment", code: 503, type: "AI_UNAVAILABLE" };
 }

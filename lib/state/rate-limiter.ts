@@ -23,6 +23,11 @@ interface Window {
 
 type Resolve = (decision: RateLimitDecision) => void;
 
+interface Waiting {
+	resolve: Resolve;
+	limit: number;
+}
+
 /**
  * A fixed window per key that opens with the key's first request. With shared counters every node counts
  * against one budget: the requests of one tick are added to a key's counter in one command. A key far below its
@@ -34,7 +39,7 @@ export class RateLimiter {
 	private readonly local = new Map<string, Window>();
 	/** Requests sent to the shared counters and not yet counted there, per key. */
 	private readonly unconfirmed = new Map<string, number>();
-	private pending = new Map<string, Resolve[]>();
+	private pending = new Map<string, Waiting[]>();
 	private flushScheduled = false;
 	private readonly sweeper: NodeJS.Timeout;
 
@@ -48,27 +53,28 @@ export class RateLimiter {
 		this.sweeper.unref();
 	}
 
-	consume(key: string): Promise<RateLimitDecision> {
+	/** Counts one request of `key`; `limit` overrides the limiter's for keys whose budget differs (e.g. per role). */
+	consume(key: string, limit = this.limit): Promise<RateLimitDecision> {
 		const now = Date.now();
 		const known = this.local.get(key);
 		// Counts only grow within a window: a key over its budget stays over it until the window ends.
-		if (known && known.endsAt > now && known.count >= this.limit) return Promise.resolve(this.decide(known.count + 1, known.endsAt));
-		if (!this.shared?.usable) return Promise.resolve(this.countLocally(key, now));
+		if (known && known.endsAt > now && known.count >= limit) return Promise.resolve(this.decide(known.count + 1, known.endsAt, limit));
+		if (!this.shared?.usable) return Promise.resolve(this.countLocally(key, now, limit));
 		const current = known && known.endsAt > now ? known : undefined;
 		const expected = (current?.count ?? 0) + (this.unconfirmed.get(key) ?? 0) + 1;
-		const counted = new Promise<RateLimitDecision>((resolve) => this.enqueue(key, resolve));
-		if (expected > this.limit / 2) return counted;
+		const counted = new Promise<RateLimitDecision>((resolve) => this.enqueue(key, limit, resolve));
+		if (expected > limit / 2) return counted;
 		// Far from the budget: answered without waiting for the shared count, at the end of this turn of the event
 		// loop with the other requests read in it, so what they send next (e.g. NATS requests) leaves in fewer writes.
-		const decision = this.decide(expected, current?.endsAt ?? now + this.windowMs);
+		const decision = this.decide(expected, current?.endsAt ?? now + this.windowMs, limit);
 		return new Promise((resolve) => setImmediate(resolve, decision));
 	}
 
-	private enqueue(key: string, resolve: Resolve): void {
+	private enqueue(key: string, limit: number, resolve: Resolve): void {
 		this.unconfirmed.set(key, (this.unconfirmed.get(key) ?? 0) + 1);
 		const waiting = this.pending.get(key);
-		if (waiting) waiting.push(resolve);
-		else this.pending.set(key, [resolve]);
+		if (waiting) waiting.push({ resolve, limit });
+		else this.pending.set(key, [{ resolve, limit }]);
 		if (!this.flushScheduled) {
 			this.flushScheduled = true;
 			setImmediate(() => this.flush());
@@ -98,32 +104,32 @@ export class RateLimiter {
 					// Replies of one key come back in order, but a later window must not be taken for an older one.
 					if (!known || known.endsAt <= Date.now() || count >= known.count) this.local.set(key, { count, endsAt });
 					const first = count - waiting.length;
-					waiting.forEach((resolve, i) => resolve(this.decide(first + i + 1, endsAt)));
+					waiting.forEach(({ resolve, limit }, i) => resolve(this.decide(first + i + 1, endsAt, limit)));
 				},
 				(err: Error) => {
 					this.confirmed(key, waiting.length);
 					this.onFailure(err);
-					for (const resolve of waiting) resolve(this.countLocally(key, Date.now()));
+					for (const { resolve, limit } of waiting) resolve(this.countLocally(key, Date.now(), limit));
 				},
 			);
 		}
 	}
 
-	private countLocally(key: string, now: number): RateLimitDecision {
+	private countLocally(key: string, now: number, limit: number): RateLimitDecision {
 		let window = this.local.get(key);
 		if (!window || window.endsAt <= now) {
 			window = { count: 0, endsAt: now + this.windowMs };
 			this.local.set(key, window);
 		}
 		window.count += 1;
-		return this.decide(window.count, window.endsAt);
+		return this.decide(window.count, window.endsAt, limit);
 	}
 
-	private decide(count: number, endsAt: number): RateLimitDecision {
+	private decide(count: number, endsAt: number, limit: number): RateLimitDecision {
 		return {
-			allowed: count <= this.limit,
-			limit: this.limit,
-			remaining: Math.max(0, this.limit - count),
+			allowed: count <= limit,
+			limit,
+			remaining: Math.max(0, limit - count),
 			resetSeconds: Math.max(1, Math.ceil((endsAt - Date.now()) / 1000)),
 		};
 	}

@@ -1,5 +1,6 @@
 import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema, type IncomingRequest, type Route } from "moleculer-web";
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { BadRequestError, TooManyRequestsError, UnauthorizedError } from "../../broker/errors";
 import { answerHealth } from "../../broker/health";
@@ -14,6 +15,7 @@ import { createPresenceStore, type PresenceStore } from "../../lib/state/presenc
 import { RateLimiter, RedisCounters } from "../../lib/state/rate-limiter";
 import { RedisConnection } from "../../lib/state/redis";
 import type { RequestMeta, SessionUser } from "../../types/users";
+import { AiHostsMixin } from "../../mixins/ai-hosts.mixin";
 import { CallersMixin, type CallersMethods, type CallersState } from "./callers.mixin";
 import { SocketGatewayMixin, type SocketGatewaySettings } from "./socket-gateway.mixin";
 
@@ -66,7 +68,12 @@ const generateAliases = (ApiGateway.methods as { regenerateAutoAliases(this: unk
  */
 const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState & CallersMethods & { presence: PresenceStore }> = {
 	name: "api",
-	mixins: [ApiGateway as unknown as ServiceSchema, CallersMixin as unknown as ServiceSchema, SocketGatewayMixin as unknown as ServiceSchema],
+	mixins: [
+		ApiGateway as unknown as ServiceSchema,
+		CallersMixin as unknown as ServiceSchema,
+		SocketGatewayMixin as unknown as ServiceSchema,
+		AiHostsMixin as unknown as ServiceSchema,
+	],
 
 	settings: {
 		rest: "/",
@@ -81,7 +88,12 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 		logRequest: null,
 		logResponse: null,
 		rootCallOptions: function prepareRequest(this: GatewayThis, options: { requestID?: string }, req: IncomingMessage, res: ServerResponse) {
-			options.requestID = safeRequestId(req.headers["x-request-id"] ?? req.headers["x-correlation-id"]);
+			const requestID = safeRequestId(req.headers["x-request-id"] ?? req.headers["x-correlation-id"]) ?? randomUUID();
+			options.requestID = requestID;
+			// A client that goes away before its answer: work still running for it (an inference) is stopped.
+			res.once("close", () => {
+				if (!res.writableFinished) void this.broker.broadcast("gateway.request.aborted", { requestID }, { groups: ["ai"] });
+			});
 			for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
 			const started = process.hrtime.bigint();
 			res.once("finish", () => {
@@ -124,7 +136,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 				autoAliases: true,
 				mappingPolicy: "restrict",
 				bodyParsers: { json: { strict: true, limit: "64kb" }, urlencoded: false },
-				callOptions: { timeout: 15_000 },
+				// No call timeout here: each action's own applies (REQUEST_TIMEOUT_MS, longer for inference).
 				onBeforeCall(this: unknown, _ctx: Context, _route: Route, req: IncomingRequest & { body?: unknown; query?: unknown }) {
 					// What a write needs goes in its body: a query string on one is where secrets leak into logs.
 					if (req.method !== "GET" && req.method !== "HEAD" && (req.url ?? "").includes("?")) {

@@ -57,6 +57,15 @@ export interface SessionRevocationRow {
 	reason: string;
 	createdAt: Date;
 }
+export interface AiPolicyRow {
+	role: string;
+	/** The role's AiRolePolicy, as JSON. */
+	policy: string;
+	updatedBy: number;
+	updatedAt: Date;
+}
+type AiPolicyModel = Model<AiPolicyRow, Optional<AiPolicyRow, "updatedAt">>;
+
 type SessionRevocationModel = Model<SessionRevocationRow, Optional<SessionRevocationRow, "id" | "createdAt">>;
 
 export interface UsersTables {
@@ -64,6 +73,7 @@ export interface UsersTables {
 	refreshTokens: ModelStatic<RefreshTokenModel>;
 	firstAdmin: ModelStatic<FirstAdminModel>;
 	sessionRevocations: ModelStatic<SessionRevocationModel>;
+	aiPolicies: ModelStatic<AiPolicyModel>;
 }
 
 export function defineUsersTables(db: Sequelize): UsersTables {
@@ -119,6 +129,15 @@ export function defineUsersTables(db: Sequelize): UsersTables {
 				reason: { type: DataTypes.STRING(200), allowNull: false },
 			},
 			{ tableName: "session_revocations", updatedAt: false },
+		),
+		aiPolicies: db.define<AiPolicyModel, Omit<AiPolicyRow, "updatedAt">>(
+			"aiPolicy",
+			{
+				role: { type: DataTypes.STRING(16), primaryKey: true },
+				policy: { type: DataTypes.TEXT, allowNull: false },
+				updatedBy: { type: DataTypes.INTEGER, allowNull: false },
+			},
+			{ tableName: "ai_policies", createdAt: false },
 		),
 	};
 }

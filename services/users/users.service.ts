@@ -7,6 +7,7 @@ import { judgePassword } from "../../lib/auth/password-strength";
 import { DEFAULT_PASSWORD_COST, PasswordHasher, PasswordWorkBusyError, type PasswordHashCost } from "../../lib/auth/passwords";
 import { permissionsOf, ROLES, type Role } from "../../lib/auth/permissions";
 import type { Revocation } from "../../lib/auth/revocations";
+import { DEFAULT_AI_POLICY, type AiPolicy, type AiRolePolicy } from "../../types/ai";
 import { ACCESS_TOKEN_TTL_SECONDS, AccessTokens, REFRESH_TOKEN_TTL_SECONDS, TokenError } from "../../lib/auth/tokens";
 import { loadSecrets } from "../../lib/config";
 import { FieldCipher, randomToken, sha256Hex } from "../../lib/crypto/field-cipher";
@@ -368,6 +369,51 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 				const session = await ctx.call<Session | null, { id: number }>("users.session", { id: claims.userId });
 				if (!session) throw new UnauthorizedError("The account no longer exists", "INVALID_TOKEN");
 				return { ...session, tokenId: claims.jti, tokenExpiresAt: claims.exp, sessionId: claims.sessionId };
+			},
+		},
+
+		/** For the ai service: what each role may do with the AI engine (defaults where an admin set nothing). */
+		aiPolicyOf: {
+			visibility: "public",
+			idempotent: true,
+			cache: { keys: [], ttl: 300 },
+			async handler(): Promise<AiPolicy> {
+				const policy: AiPolicy = structuredClone(DEFAULT_AI_POLICY);
+				for (const row of await this.tables.aiPolicies.findAll()) {
+					const { role, policy: stored } = row.get({ plain: true });
+					if (role in policy) policy[role as keyof AiPolicy] = JSON.parse(stored) as AiRolePolicy;
+				}
+				return policy;
+			},
+		},
+
+		getAiPolicy: {
+			rest: "GET /ai/policy",
+			access: "ai:admin",
+			idempotent: true,
+			params: { $$strict: true },
+			handler(ctx: Context<unknown, CallerMeta>): Promise<AiPolicy> {
+				return ctx.call<AiPolicy>("users.aiPolicyOf");
+			},
+		},
+
+		setAiPolicy: {
+			rest: "PUT /ai/policy",
+			access: "ai:admin",
+			idempotent: true,
+			params: {
+				$$strict: true,
+				role: { type: "enum", values: [...ROLES] },
+				models: { type: "array", items: { type: "string", min: 1, max: 100, pattern: /^[A-Za-z0-9._:/-]+$/ }, max: 100, nullable: true },
+				requestsPerMinute: { type: "number", integer: true, min: 0, max: 100_000 },
+				maxQueued: { type: "number", integer: true, min: 0, max: 1_000 },
+			},
+			async handler(ctx: Context<AiRolePolicy & { role: Role }, CallerMeta>): Promise<AiPolicy> {
+				const { role, models, requestsPerMinute, maxQueued } = ctx.params;
+				await this.tables.aiPolicies.upsert({ role, policy: JSON.stringify({ models, requestsPerMinute, maxQueued }), updatedBy: ctx.meta.user.id });
+				// Every node's cached policy (users.aiPolicyOf) goes.
+				await this.entityChanged("updated", { role }, ctx);
+				return ctx.call<AiPolicy>("users.aiPolicyOf");
 			},
 		},
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import ApiService, { type ApiSettings } from "../../services/api/api.service";
 import type { SocketGatewaySettings } from "../../services/api/socket-gateway.mixin";
+import AiService, { type AiSettings } from "../../services/ai/ai.service";
 import ChatService, { type ChatSettings } from "../../services/chat/chat.service";
 import UsersService, { type UsersSettings } from "../../services/users/users.service";
 import type { TokenPair } from "../../types/users";
@@ -30,6 +31,14 @@ export function chatService(settings: Partial<ChatSettings> = {}): ServiceSchema
 	};
 }
 
+/** An ai node bound to a test Ollama; heartbeats every 200 ms so tests see a host go down and up quickly. */
+export function aiService(settings: Partial<AiSettings> & { ollamaHost: string }): ServiceSchema {
+	return {
+		...(AiService as unknown as ServiceSchema),
+		settings: { ...AiService.settings, redisUrl: undefined, heartbeatMs: 200, chatModel: "llama3.2", embedModel: "nomic-embed-text", ...settings },
+	};
+}
+
 export function apiService(settings: Partial<ApiSettings & SocketGatewaySettings> = {}): ServiceSchema {
 	return {
 		...(ApiService as unknown as ServiceSchema),
@@ -50,6 +59,8 @@ export interface PlatformOptions {
 	users?: Partial<UsersSettings>;
 	/** Runs the chat service too, with these settings. */
 	chat?: Partial<ChatSettings>;
+	/** Runs an ai node too, bound to this (test) Ollama. */
+	ai?: Partial<AiSettings> & { ollamaHost: string };
 	api?: Partial<ApiSettings & SocketGatewaySettings>;
 	broker?: BrokerOptions;
 }
@@ -64,6 +75,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
 	const broker = testBroker(options.broker);
 	broker.createService(usersService(options.users));
 	if (options.chat) broker.createService(chatService(options.chat));
+	if (options.ai) broker.createService(aiService(options.ai));
 	broker.createService(apiService(options.api));
 	await broker.start();
 	return { broker, client: new RestClient(gatewayUrl(broker)) };

@@ -23,8 +23,12 @@ describe("health and metrics of the api node", () => {
 		expect(answer.body).toEqual({ status: "ok", nodeID: "api-node-1" });
 	});
 
-	it("answers /health/ready with 200 and each check that passed", async () => {
-		const answer = await platform.client.get<Readiness>("/health/ready");
+	it("answers /health/ready with 200 and each check that passed, once the gateway loaded the ended sessions", async () => {
+		let answer = await platform.client.get<Readiness>("/health/ready");
+		for (let i = 0; i < 50 && answer.status !== 200; i++) {
+			await new Promise((resolve) => setTimeout(resolve, 20));
+			answer = await platform.client.get<Readiness>("/health/ready");
+		}
 
 		expect(answer.status).toBe(200);
 		expect(answer.body).toMatchObject({ status: "ready", ready: true });

@@ -1,0 +1,83 @@
+import type { AiHostStatus } from "../../types/ai";
+
+/** A host not heard from for this long gets no new work: its node or its process is gone or stuck. */
+export const HOST_STALE_AFTER_MS = 5_000;
+
+/**
+ * What one broker knows of the AI hosts: the status each `ai` node last broadcast, and how many requests this
+ * broker itself has sent to each and not yet got back (the broadcast figure is up to a heartbeat old).
+ */
+export class AiHostBoard {
+	private readonly statuses = new Map<string, AiHostStatus & { receivedAt: number }>();
+	private readonly pending = new Map<string, number>();
+
+	update(status: AiHostStatus, now = Date.now()): void {
+		this.statuses.set(status.nodeID, { ...status, receivedAt: now });
+	}
+
+	forget(nodeID: string): void {
+		this.statuses.delete(nodeID);
+	}
+
+	status(nodeID: string): (AiHostStatus & { receivedAt: number }) | undefined {
+		return this.statuses.get(nodeID);
+	}
+
+	all(): AiHostStatus[] {
+		return [...this.statuses.values()];
+	}
+
+	/** Healthy and heard from recently; a host never heard from is given the benefit of the doubt. */
+	usable(nodeID: string, now = Date.now()): boolean {
+		const status = this.statuses.get(nodeID);
+		if (!status) return true;
+		return status.healthy && now - status.receivedAt < HOST_STALE_AFTER_MS;
+	}
+
+	hasLoaded(nodeID: string, model: string): boolean {
+		const status = this.statuses.get(nodeID);
+		if (!status) return false;
+		const wanted = withTag(model);
+		return status.loaded.some((loaded) => withTag(loaded.name) === wanted);
+	}
+
+	/** Requests running or waiting on the host, by the larger of its last report and what this broker sent. */
+	load(nodeID: string): number {
+		const status = this.statuses.get(nodeID);
+		const reported = status ? status.inFlight + status.queued : 0;
+		return Math.max(reported, this.pending.get(nodeID) ?? 0);
+	}
+
+	freeSlots(nodeID: string): number {
+		const status = this.statuses.get(nodeID);
+		return (status?.parallel ?? 1) - this.load(nodeID);
+	}
+
+	defaultModel(nodeID: string): string | undefined {
+		return this.statuses.get(nodeID)?.defaultModel;
+	}
+
+	sent(nodeID: string): void {
+		this.pending.set(nodeID, (this.pending.get(nodeID) ?? 0) + 1);
+	}
+
+	answered(nodeID: string): void {
+		const left = (this.pending.get(nodeID) ?? 1) - 1;
+		if (left > 0) this.pending.set(nodeID, left);
+		else this.pending.delete(nodeID);
+	}
+}
+
+/** `llama3.2` and `llama3.2:latest` name the same model. */
+export function withTag(model: string): string {
+	return model.includes(":") ? model : `${model}:latest`;
+}
+
+const boards = new WeakMap<object, AiHostBoard>();
+
+/** The board of one broker, shared by its services, strategies and middlewares. */
+export function hostBoard(broker: object): AiHostBoard {
+	let board = boards.get(broker);
+	if (!board) boards.set(broker, (board = new AiHostBoard()));
+	return board;
+}
