@@ -1,4 +1,5 @@
 import type { BrokerOptions, Errors, LoggerConfig, Middleware } from "moleculer";
+import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import { hostname } from "node:os";
 import { ResilientRedisCacher } from "./broker/cacher";
 import { ScrapedPrometheusReporter } from "./broker/metrics";
@@ -24,6 +25,32 @@ function transporterFrom(env: Env): BrokerOptions["transporter"] {
 	}
 	// Any other Moleculer transporter string ("redis://…", "amqp://…") is handed to Moleculer as it is.
 	return value as unknown as BrokerOptions["transporter"];
+}
+
+/**
+ * The durable queue for work that must not be lost (DESIGN §3): NATS JetStream on a NATS cluster, kept on the
+ * server's disk and redelivered when the node working on a job dies; in-process when the node runs alone.
+ */
+function durableQueueFrom(env: Env): Middleware {
+	const prefix = env.NAMESPACE ?? "colony";
+	const nats = env.TRANSPORTER?.startsWith("nats://") ? env.TRANSPORTER : undefined;
+	const DAY_NS = 24 * 3600 * 1e9;
+	const adapter = nats
+		? {
+				type: "NATS",
+				options: {
+					prefix,
+					nats: {
+						url: nats,
+						connectionOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 1_000 },
+						// A job nobody took for a day has lost its point.
+						streamConfig: { max_age: DAY_NS },
+					},
+				},
+			}
+		: { type: "Fake", options: { prefix } };
+	// The typings require every option of every adapter; the package fills in its defaults itself.
+	return ChannelsMiddleware({ adapter } as unknown as Parameters<typeof ChannelsMiddleware>[0]) as unknown as Middleware;
 }
 
 function cacherFrom(env: Env): BrokerOptions["cacher"] {
@@ -122,6 +149,7 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 			"Metrics",
 			"Debounce",
 			"Throttle",
+			durableQueueFrom(env),
 		],
 		metrics: {
 			enabled: env.METRICS !== "false",

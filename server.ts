@@ -6,6 +6,7 @@ import brokerOptions from "./moleculer.config";
 import AiService from "./services/ai/ai.service";
 import ApiService from "./services/api/api.service";
 import ChatService from "./services/chat/chat.service";
+import KnowledgeService from "./services/knowledge/knowledge.service";
 import UsersService from "./services/users/users.service";
 
 /** Every service this codebase can run, by the name `SERVICES` uses. */
@@ -14,10 +15,11 @@ export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
 	users: UsersService as unknown as ServiceSchema,
 	chat: ChatService as unknown as ServiceSchema,
 	ai: AiService as unknown as ServiceSchema,
+	knowledge: KnowledgeService as unknown as ServiceSchema,
 };
 
 /** The health and metrics port of a node without the gateway (DESIGN §1). */
-const HEALTH_PORTS: Record<string, number> = { users: 8081, chat: 8082, tasks: 8083, ai: 8084, notifications: 8085 };
+const HEALTH_PORTS: Record<string, number> = { users: 8081, chat: 8082, tasks: 8083, ai: 8084, notifications: 8085, knowledge: 8086 };
 
 export function selectServices(requested: string[]): ServiceSchema[] {
 	const names = requested.length === 0 || requested.includes("all") ? Object.keys(SERVICE_SCHEMAS) : requested;
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
 
 	// The broker stops its services itself on SIGINT/SIGTERM and then ends the process.
 	if (!schemas.includes(SERVICE_SCHEMAS.api)) {
-		const fallback = HEALTH_PORTS[schemas[0]?.name ?? ""] ?? 8086;
+		const fallback = HEALTH_PORTS[schemas[0]?.name ?? ""] ?? 8087;
 		const server = await startHealthServer(broker, intFromEnv(process.env.HEALTH_PORT, fallback, "HEALTH_PORT"));
 		const { address, port } = server.address() as AddressInfo;
 		broker.logger.info(`Health and metrics listening on http://${address}:${port}`);

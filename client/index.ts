@@ -34,5 +34,5 @@ export {
 	type StoredSession,
 	type TokenStorage,
 } from "./storage";
-export type { ChannelType, ChannelView, ChatTypingEvent, MessageView, ReactionView, UnreadView } from "../types/chat";
+export type { AiDeltaEvent, AiDoneEvent, ChannelType, ChannelView, ChatTypingEvent, MessageView, ReactionView, UnreadView } from "../types/chat";
 export type { PublicUser, TokenPair } from "../types/users";

@@ -1,5 +1,5 @@
 import { io, type ManagerOptions, type Socket } from "socket.io-client";
-import type { ChatTypingEvent, MessageView } from "../types/chat";
+import type { AiDeltaEvent, AiDoneEvent, ChatTypingEvent, MessageView } from "../types/chat";
 import { MAX_MESSAGE_LENGTH, type PresenceStatus } from "../types/contract";
 import { ColonyApiError, type ErrorBody } from "./errors";
 import { Outbox, type OutboxItem } from "./outbox";
@@ -36,6 +36,10 @@ export interface BridgeEvents {
 	"chat.message.updated": MessageView;
 	"chat.message.deleted": MessageView;
 	"chat.typing": ChatTypingEvent;
+	/** The assistant's answer as it is written; a higher `attempt` means it started over: drop what was shown. */
+	"ai.delta": AiDeltaEvent;
+	/** The assistant's answer is complete; its message also arrives as `chat.message`. */
+	"ai.done": AiDoneEvent;
 	presence: { userId: number; status: PresenceStatus };
 	/** The server ended this session (sign-out, revoked); the bridge does not reconnect. */
 	"session.ended": { type?: string; reason: string };
@@ -320,6 +324,8 @@ export class WebSocketBridge {
 		socket.on("chat.message.updated", (message: MessageView) => this.emit("chat.message.updated", message));
 		socket.on("chat.message.deleted", (message: MessageView) => this.emit("chat.message.deleted", message));
 		socket.on("chat.typing", (typing: ChatTypingEvent) => this.emit("chat.typing", typing));
+		socket.on("ai.delta", (delta: AiDeltaEvent) => this.emit("ai.delta", delta));
+		socket.on("ai.done", (done: AiDoneEvent) => this.emit("ai.done", done));
 		socket.on("presence", (presence: BridgeEvents["presence"]) => this.emit("presence", presence));
 		socket.on("session.expiring", () => void this.renewToken(socket));
 		socket.on("session.ended", (ended: BridgeEvents["session.ended"]) => {

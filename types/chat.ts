@@ -55,3 +55,32 @@ export interface ChatMemberEvent {
 	userId: number;
 	addedBy: number;
 }
+
+/** A question for the chat assistant, queued durably (`chat.assistant.jobs`). */
+export interface AssistantJob {
+	/** The message that asked; the answer is stored once per asking message. */
+	messageId: number;
+	channelId: number;
+	requesterId: number;
+}
+
+/** Socket `ai.delta`: the next piece of the assistant's answer to `replyTo`. */
+export interface AiDeltaEvent {
+	channelId: number;
+	replyTo: number;
+	delta: string;
+	/** Starts at 1; a higher number means the answer started over on another host: drop the pieces shown so far. */
+	attempt: number;
+}
+
+/** Socket `ai.done`: the answer is complete and stored as `message` (also sent as `chat.message`). */
+export interface AiDoneEvent {
+	channelId: number;
+	replyTo: number;
+	message: MessageView;
+}
+
+/** Domain event `chat.assistant.replied`, e.g. for notifications. */
+export interface AssistantRepliedEvent extends AiDoneEvent {
+	requesterId: number;
+}

@@ -20,3 +20,23 @@ declare module "moleculer" {
 		timeout?: number;
 	}
 }
+
+/** `@moleculer/channels`: durable queues (DESIGN §3) declared by services and sent to through the broker. */
+declare module "moleculer" {
+	interface ChannelSchema<TThis> {
+		group?: string;
+		maxInFlight?: number;
+		maxRetries?: number;
+		deadLettering?: { enabled: boolean; queueName: string };
+		nats?: { consumerOptions?: { config?: Record<string, unknown> }; streamConfig?: Record<string, unknown> };
+		handler(this: TThis, payload: never, raw?: unknown): Promise<void>;
+	}
+
+	interface ServiceSchema<TSettings, TMethods, TVars, TThis> {
+		channels?: Record<string, ChannelSchema<TThis>>;
+	}
+
+	interface ServiceBroker {
+		sendToChannel(channelName: string, payload: unknown, opts?: Record<string, unknown>): Promise<void>;
+	}
+}

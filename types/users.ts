@@ -10,6 +10,15 @@ export interface PublicUser {
 	displayName: string;
 	roles: Role[];
 	createdAt: string;
+	/** Set on the assistant's account only: its messages are the AI's answers. */
+	assistant?: true;
+}
+
+/** The account the AI assistant writes as (`users.assistant`). */
+export interface AssistantAccount {
+	id: number;
+	username: string;
+	displayName: string;
 }
 
 /** Who is calling: put in `ctx.meta.user` by the gateway after `users.resolveToken`. */

@@ -2,3 +2,5 @@
 -- environment; the other services' databases are created here, on the first start of an empty volume.
 CREATE DATABASE IF NOT EXISTS colony_chat CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 GRANT ALL PRIVILEGES ON colony_chat.* TO 'colony'@'%';
+CREATE DATABASE IF NOT EXISTS colony_knowledge CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+GRANT ALL PRIVILEGES ON colony_knowledge.* TO 'colony'@'%';

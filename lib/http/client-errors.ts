@@ -37,7 +37,7 @@ export function toClientError(err: GatewayError): ErrorBody {
 		return { name: err.name, message: err.message, code, type: err.type ?? "BAD_REQUEST", data: err.data };
 	}
 	// Which host failed and why is for the logs; the client learns that no AI host can answer now.
-	if (err.type === "AI_HOST_UNAVAILABLE") return aiUnavailable();
+	if (err.type === "AI_HOST_UNAVAILABLE" || err.type === "AI_UNAVAILABLE") return aiUnavailable();
 	if (err.type === "SERVICE_BUSY" || err.type === "SIGN_IN_BUSY") {
 		return { name: "ServiceBusyError", message: err.message, code: 503, type: err.type, data: err.data };
 	}

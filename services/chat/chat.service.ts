@@ -1,4 +1,4 @@
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import { Op, UniqueConstraintError, type Transaction } from "sequelize";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../broker/errors";
 import { channelRoom, joinRooms, pushToSockets, userRoom } from "../../broker/realtime";
@@ -6,16 +6,19 @@ import { loadSecrets } from "../../lib/config";
 import { FieldCipher } from "../../lib/crypto/field-cipher";
 import { idParam, PLAIN_TEXT, REACTION } from "../../lib/validation";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
-import type { ChannelView, ChatMemberEvent, ChatMessageEvent, ChatTypingEvent, MemberRole, MessageView, UnreadView } from "../../types/chat";
+import type { AssistantJob, ChannelView, ChatMemberEvent, ChatMessageEvent, ChatTypingEvent, MemberRole, MessageView, UnreadView } from "../../types/chat";
 import { MAX_MESSAGE_LENGTH } from "../../types/contract";
 import type { CallerMeta, SessionUser } from "../../types/users";
+import { ASSISTANT_JOBS, ChatAssistant, DEFAULT_ASSISTANT_SETTINGS, type AssistantSettings } from "./assistant";
 import { parseMentions } from "./mentions";
 import { chatMigrations } from "./migrations";
 import { directMembers, messageExtras, unreadCounts } from "./queries";
 import { defineChatTables, type ChannelRow, type ChatTables, type MemberRow, type MessageRow } from "./tables";
 import { channelView, messageView, reactionViews } from "./views";
 
-export type ChatSettings = DbSettings;
+export interface ChatSettings extends DbSettings {
+	assistant: AssistantSettings;
+}
 
 /** That a user is in a channel, and as what: no action removes a member or changes a role, so it can be kept. */
 type Membership = Pick<MemberRow, "channelId" | "userId" | "role">;
@@ -26,6 +29,7 @@ interface ChatState {
 	/** Memberships found, so a send does not read its sender's membership every time (see Membership). */
 	knownMembers: Map<string, Membership>;
 	cipher: FieldCipher;
+	assistant: ChatAssistant;
 }
 
 interface ChatMethods {
@@ -43,8 +47,9 @@ interface ChatMethods {
 	seal(channelId: number, text: string): { body: string; keyId: string };
 	open(row: MessageRow): string | null;
 	mentionedIn(ctx: ChatContext, text: string): Promise<number[]>;
-	publish(ctx: ChatContext, event: MessageEventName, channel: ChannelRow, message: MessageView): Promise<void>;
+	publish(ctx: Emitter, event: MessageEventName, channel: ChannelRow, message: MessageView): Promise<void>;
 	announceMember(ctx: ChatContext, channelId: number, userId: number, addedBy: number): Promise<void>;
+	postAs(author: number, channel: ChannelRow, text: string, parentId: number | null, clientMsgId: string): Promise<MessageView>;
 }
 
 /** Domain event name → the socket event clients receive (DESIGN §5). */
@@ -56,6 +61,8 @@ const SOCKET_EVENTS = {
 type MessageEventName = keyof typeof SOCKET_EVENTS;
 
 type ChatContext<P = unknown> = Context<P, CallerMeta>;
+/** A context, or the broker for work that no request started (the assistant's jobs). */
+type Emitter = Pick<ServiceBroker, "emit" | "broadcast">;
 
 interface SendParams {
 	channelId: number;
@@ -74,7 +81,7 @@ const messageText = { type: "string", trim: true, min: 1, max: MAX_MESSAGE_LENGT
 const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServiceThis<ChatTables>> = {
 	name: "chat",
 	mixins: [createDbMixin({ database: "chat", migrations: chatMigrations, defineTables: defineChatTables })],
-	settings: { rest: "/" },
+	settings: { rest: "/", assistant: DEFAULT_ASSISTANT_SETTINGS },
 
 	actions: {
 		createChannel: {
@@ -314,6 +321,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 				// A new message has no reactions yet, and its mentions are known: nothing to read back.
 				const message = messageView(row, text, mentioned, []);
 				await this.publish(ctx, "chat.message.created", channel, message);
+				await this.assistant.queueIfAsked(channel, message, caller.id);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/v1/messages/${message.id}`;
 				return { message };
@@ -582,15 +590,40 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 			return [...new Set(Object.values(ids))];
 		},
 
-		async publish(ctx: ChatContext, event: MessageEventName, channel: ChannelRow, message: MessageView) {
+		async publish(ctx: Emitter, event: MessageEventName, channel: ChannelRow, message: MessageView) {
 			ctx.emit<ChatMessageEvent>(event, { message, channel: { id: channel.id, type: channel.type } });
 			await pushToSockets(ctx, { rooms: [channelRoom(channel.id)], event: SOCKET_EVENTS[event], data: message });
+		},
+
+		async postAs(author: number, channel: ChannelRow, text: string, parentId: number | null, clientMsgId: string) {
+			const row = (
+				await this.tables.messages.create({ channelId: channel.id, userId: author, parentId, ...this.seal(channel.id, text), clientMsgId })
+			).get({ plain: true });
+			const message = messageView(row, text, [], []);
+			await this.publish(this.broker, "chat.message.created", channel, message);
+			return message;
 		},
 
 		async announceMember(ctx: ChatContext, channelId: number, userId: number, addedBy: number) {
 			ctx.emit<ChatMemberEvent>("chat.member.added", { channelId, userId, addedBy });
 			// The new member's open sockets start receiving the channel's events at once.
 			await joinRooms(ctx, { room: userRoom(userId), join: [channelRoom(channelId)] });
+		},
+	},
+
+	channels: {
+		[ASSISTANT_JOBS]: {
+			group: "chat-assistant",
+			// Jobs a chat node works on at once; each mostly waits on an AI host.
+			maxInFlight: 32,
+			// Only a failure to store the answer brings a job back; the assistant answers inference failures itself.
+			maxRetries: 5,
+			deadLettering: { enabled: true, queueName: `${ASSISTANT_JOBS}.failed` },
+			// A chat node that died mid-job is noticed after 30 s without its keep-alive, and another takes the job.
+			nats: { consumerOptions: { config: { ack_wait: 30_000 * 1_000_000 } } },
+			handler(job: AssistantJob, queued?: { working?(): void }) {
+				return this.assistant.answer(job, queued);
+			},
 		},
 	},
 
@@ -603,6 +636,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 		this.knownMembers = new Map();
 		const secrets = loadSecrets();
 		this.cipher = new FieldCipher(secrets.dataKey, secrets.previousDataKeys, secrets.indexKey);
+		this.assistant = new ChatAssistant(this, { ...DEFAULT_ASSISTANT_SETTINGS, ...this.settings.assistant });
 	},
 };
 

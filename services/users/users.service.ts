@@ -17,6 +17,7 @@ import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins
 import type {
 	CallerMeta,
 	PublicUser,
+	AssistantAccount,
 	RequestMeta,
 	SessionUser,
 	SessionChangedEvent,
@@ -25,6 +26,7 @@ import type {
 	UserCreatedEvent,
 	UserRolesChangedEvent,
 } from "../../types/users";
+import { ensureAssistantAccount, isAssistantRow } from "./assistant";
 import { usersMigrations } from "./migrations";
 import { defineUsersTables, type RefreshTokenRow, type UserRow, type UsersTables } from "./tables";
 import { decodeCursor, encodeCursor, mayReadEmail, parseRoles, toPublicUser, type ProfileRow } from "./views";
@@ -46,6 +48,7 @@ interface UsersState {
 	unknownLoginFailures: FailureThrottle;
 	/** Verified against when no user matches a login, so unknown names take as long as wrong passwords. */
 	decoyHash: string;
+	assistantAccount: AssistantAccount;
 }
 
 interface UsersMethods {
@@ -317,6 +320,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 					}
 					const target = locked.find((user) => user.id === ctx.params.id);
 					if (!target) throw new NotFoundError(`User ${ctx.params.id} not found`, "USER_NOT_FOUND", { id: ctx.params.id });
+					if (isAssistantRow(target)) throw new ForbiddenError("The assistant's account has no roles to change", "ASSISTANT_ACCOUNT");
 					const before = parseRoles(target.roles);
 					const admins = locked.filter((user) => parseRoles(user.roles).includes("admin"));
 					if (before.includes("admin") && !roles.includes("admin") && admins.length <= 1) {
@@ -332,6 +336,16 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 				ctx.broadcast<SessionChangedEvent>("users.session.changed", { userId: user.id });
 				ctx.emit<UserRolesChangedEvent>("users.user.rolesChanged", { user, previousRoles, changedBy: ctx.meta.user.id });
 				return user;
+			},
+		},
+
+		/** For other services: the account the AI assistant writes as. */
+		assistant: {
+			visibility: "public",
+			idempotent: true,
+			params: {},
+			handler(): AssistantAccount {
+				return this.assistantAccount;
 			},
 		},
 
@@ -613,6 +627,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 
 	async started() {
 		this.decoyHash = await this.hasher.hash(randomToken(16));
+		this.assistantAccount = await ensureAssistantAccount(this.tables, this.cipher, this.hasher, this.logger);
 	},
 };
 

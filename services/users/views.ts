@@ -42,7 +42,9 @@ export function toPublicUser(row: ProfileRow, emailCipher: FieldCipher | null): 
 		roles: parseRoles(row.roles),
 		createdAt: new Date(row.createdAt).toISOString(),
 	};
-	if (emailCipher) user.email = openEmail(emailCipher, row.emailCiphertext);
+	// The assistant's address is a placeholder no one can write to: it is not shown.
+	if (row.roles.split(",").includes("assistant")) user.assistant = true;
+	else if (emailCipher) user.email = openEmail(emailCipher, row.emailCiphertext);
 	return user;
 }
 

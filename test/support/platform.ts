@@ -143,6 +143,10 @@ export class RestClient {
 		return this.request<T>("PATCH", path, { body, token });
 	}
 
+	put<T = Record<string, unknown>>(path: string, body?: unknown, token?: string) {
+		return this.request<T>("PUT", path, { body, token });
+	}
+
 	async register(username: string, password = "correct horse battery") {
 		return this.post<{ user: { id: number; roles: string[] } }>("/api/v1/auth/register", {
 			username,

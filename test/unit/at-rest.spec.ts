@@ -52,7 +52,7 @@ describe("what an embedded install keeps on disk", () => {
 		// The date format Sequelize writes to SQLite.
 		const now = new Date().toISOString().replace("T", " ").replace("Z", " +00:00");
 		await db.query(
-			`INSERT INTO channels (type, name, topic, createdBy, createdAt, updatedAt) VALUES ('public', 'old-times', 'legacy topic', 1, '${now}', '${now}')`,
+			`INSERT INTO channels (type, name, topic, createdBy, createdAt, updatedAt) VALUES ('public', 'old-times', 'legacy topic', ${root.id}, '${now}', '${now}')`,
 		);
 		await db.close();
 
@@ -70,6 +70,5 @@ describe("what an embedded install keeps on disk", () => {
 		const [rows] = await check.query("SELECT name, topic, nameSealed FROM channels");
 		await check.close();
 		expect(JSON.stringify(rows)).not.toMatch(/old-times|legacy topic/);
-		expect(root.id).toBe(1);
 	});
 });

@@ -265,7 +265,8 @@ describe("OllamaTestServer, driven by the official ollama client", () => {
 			const first = await ollama.chat(ask("Hello"));
 			const second = await ollama.chat(ask("Hello again"));
 
-			expect(first.load_duration).toBeGreaterThanOrEqual(30e6);
+			// A 30 ms timer may fire a fraction of a millisecond early by the performance clock.
+			expect(first.load_duration).toBeGreaterThanOrEqual(29e6);
 			expect(second.load_duration).toBeLessThan(30e6);
 			const [loaded] = (await ollama.ps()).models;
 			expect(loaded).toMatchObject({ name: "llama3.2:latest", model: "llama3.2:latest", size_vram: expect.any(Number), details: { family: "llama" } });

@@ -93,7 +93,10 @@ describe("the user directory (GET /api/v1/users/me, /users/:id, /users)", () => 
 			const answer = await list("");
 
 			expect(answer.status).toBe(200);
-			expect(answer.body.items.map((user) => user.username)).toEqual(["admin", "member", "other", "fourth", "fifth"]);
+			// The assistant's account comes first: it is created when the users service first starts.
+			expect(answer.body.items.map((user) => user.username)).toEqual(["ai", "admin", "member", "other", "fourth", "fifth"]);
+			expect(answer.body.items[0]).toMatchObject({ assistant: true, displayName: "Colony AI", roles: [] });
+			expect(answer.body.items.filter((user) => user.assistant)).toHaveLength(1);
 			expect(answer.body.nextCursor).toBeNull();
 		});
 
@@ -110,12 +113,12 @@ describe("the user directory (GET /api/v1/users/me, /users/:id, /users)", () => 
 				cursor = answer.body.nextCursor;
 			} while (cursor);
 
-			expect(pageSizes).toEqual([2, 2, 1]);
-			expect(seen).toEqual(["admin", "member", "other", "fourth", "fifth"]);
+			expect(pageSizes).toEqual([2, 2, 2]);
+			expect(seen).toEqual(["ai", "admin", "member", "other", "fourth", "fifth"]);
 		});
 
 		it("answers no next cursor when the last page is exactly full", async () => {
-			const first = await list("?limit=3");
+			const first = await list("?limit=4");
 			const second = await list(`?limit=2&cursor=${first.body.nextCursor}`);
 
 			expect(second.body.items.map((user) => user.username)).toEqual(["fourth", "fifth"]);
@@ -139,6 +142,8 @@ describe("the user directory (GET /api/v1/users/me, /users/:id, /users)", () => 
 			const answer = await list("", admin.accessToken);
 
 			expect(answer.body.items.map((user) => user.email)).toEqual([
+				// The assistant has no mailbox to show.
+				undefined,
 				"admin@example.com",
 				"member@example.com",
 				"other@example.com",
