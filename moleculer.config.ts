@@ -68,16 +68,17 @@ function loggerFrom(env: Env): LoggerConfig[] {
 		{ type: "Console", options: { level: { "AI-REQUESTS": "warn", "**": level }, formatter: env.NODE_ENV === "production" ? "json" : "short" } },
 	];
 	if (env.LOG_DIR) {
-		const file = (name: string, levels: Record<string, string | false>): LoggerConfig => ({
+		// "jsonext" puts the fields of a logged object at the top of its line: the AI request log's lines are its records.
+		const file = (name: string, levels: Record<string, string | false>, formatter = "json"): LoggerConfig => ({
 			type: "File",
-			options: { level: levels, folder: env.LOG_DIR, filename: `${name}-{nodeID}-{date}.log`, formatter: "json" },
+			options: { level: levels, folder: env.LOG_DIR, filename: `${name}-{nodeID}-{date}.log`, formatter },
 		});
 		// The gateway logs a line per request: those go to the access log, its warnings and errors stay in the app log.
 		// The ai nodes log a line per inference: those go to the AI request log.
 		loggers.push(
 			file("app", { API: "warn", "AI-REQUESTS": false, "**": level }),
 			file("access", { API: level, "**": false }),
-			file("ai", { "AI-REQUESTS": "info", "**": false }),
+			file("ai", { "AI-REQUESTS": "info", "**": false }, "jsonext"),
 		);
 	}
 	return loggers;

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { OllamaTestServer } from "../support/ollama-server";
 import { RestClient } from "../support/platform";
 
 const SERVER = resolve(__dirname, "../../dist/server.js");
@@ -24,6 +25,16 @@ async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: s
 	const deadline = Date.now() + timeoutMs;
 	while (Date.now() < deadline) {
 		const value = probe();
+		if (value !== undefined) return value;
+		await new Promise((r) => setTimeout(r, 100));
+	}
+	throw new Error(`timed out waiting for ${what}`);
+}
+
+async function waitForAsync<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		const value = await probe();
 		if (value !== undefined) return value;
 		await new Promise((r) => setTimeout(r, 100));
 	}
@@ -79,6 +90,83 @@ describe("npm start on a fresh machine", () => {
 		expect(logs("app-")).toContain("started successfully");
 		expect(logs("app-")).not.toContain("/api/v1/users/me");
 		for (const secret of ["correct horse battery", issuedToken]) expect(logs("")).not.toContain(secret);
+	});
+
+	it("runs everything else when no Ollama answers, and the AI routes answer 503 with the reason", async () => {
+		// A port nothing listens on: the GPU host is down or was never there.
+		const closed = await OllamaTestServer.start();
+		const nowhere = closed.url;
+		await closed.stop();
+		const server = startServer(workdir, { PORT: "0", LOG_LEVEL: "info", OLLAMA_HOST: nowhere, DATA_DIR: join(workdir, "no-ai") });
+		try {
+			const port = await waitFor(() => /API Gateway listening on http:\/\/[^:]+:(\d+)/.exec(server.output())?.[1], 20_000, "the gateway to listen");
+			await waitFor(() => (server.output().includes("started successfully") ? true : undefined), 20_000, "the broker");
+			const client = new RestClient(`http://127.0.0.1:${port}`);
+			const { accessToken } = await client.signUp("ada");
+
+			const chat = await client.post("/api/v1/ai/chat", { messages: [{ role: "user", content: "hello" }] }, accessToken);
+			expect(chat.status).toBe(503);
+			expect(chat.body).toMatchObject({ type: "AI_UNAVAILABLE", message: expect.stringMatching(/No AI host can answer/) });
+			expect((await client.post("/api/v1/ai/ask", { question: "anything?" }, accessToken)).status).toBe(503);
+
+			// Chat works, and the assistant says it cannot answer rather than staying silent.
+			const channel = (await client.post<{ channel: { id: number } }>("/api/v1/channels", { name: "general", type: "public" }, accessToken)).body.channel;
+			const asked = await client.post<{ message: { id: number } }>(`/api/v1/channels/${channel.id}/messages`, { text: "@ai are you there?" }, accessToken);
+			expect(asked.status).toBe(201);
+			const reply = await waitForAsync(async () => {
+				const items = (await client.get<{ items: { id: number; text: string }[] }>(`/api/v1/channels/${channel.id}/messages`, accessToken)).body.items;
+				return items.find((message) => message.id > asked.body.message.id);
+			}, 20_000, "the assistant's reply");
+			expect(reply.text).toMatch(/AI assistant is unavailable right now/);
+		} finally {
+			server.child.kill("SIGTERM");
+			await exitCode(server.child);
+		}
+	});
+
+	it("answers over a real Ollama wire protocol and writes the AI request log without prompts", async () => {
+		const ollama = await OllamaTestServer.start({ latencyMs: 5 });
+		const logDir = join(workdir, "ai-logs");
+		const server = startServer(workdir, { PORT: "0", LOG_LEVEL: "info", LOG_DIR: logDir, OLLAMA_HOST: ollama.url, DATA_DIR: join(workdir, "with-ai") });
+		let userId = 0;
+		try {
+			const port = await waitFor(() => /API Gateway listening on http:\/\/[^:]+:(\d+)/.exec(server.output())?.[1], 20_000, "the gateway to listen");
+			await waitFor(() => (server.output().includes("started successfully") ? true : undefined), 20_000, "the broker");
+			const client = new RestClient(`http://127.0.0.1:${port}`);
+			const ada = await client.signUp("ada");
+			userId = ada.id;
+			const answer = await client.post<{ message: { content: string }; usage: { outputTokens: number } }>(
+				"/api/v1/ai/chat",
+				{ messages: [{ role: "user", content: "the secret recipe is cardamom" }] },
+				ada.accessToken,
+			);
+			expect(answer.status).toBe(200);
+			expect(answer.body.usage.outputTokens).toBeGreaterThan(0);
+			const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+			expect(metrics).toMatch(/colony_ai_inference_seconds_bucket\{[^}]*model="llama3.2[^}]*\} [1-9]/);
+		} finally {
+			server.child.kill("SIGTERM");
+			await exitCode(server.child);
+			await ollama.stop();
+		}
+		const lines = readdirSync(logDir)
+			.filter((name) => name.startsWith("ai-"))
+			.flatMap((name) => readFileSync(join(logDir, name), "utf8").trim().split("\n"));
+		// One JSON record per line, per request: who, what, where, how long, how many tokens, how it ended.
+		const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+		expect(records).toContainEqual(
+			expect.objectContaining({
+				user: userId,
+				action: "ai.chat",
+				model: "llama3.2",
+				host: expect.any(String),
+				latencyMs: expect.any(Number),
+				promptTokens: expect.any(Number),
+				outputTokens: expect.any(Number),
+				outcome: "ok",
+			}),
+		);
+		expect(lines.join("\n")).not.toContain("cardamom");
 	});
 
 	it("refuses to start in production without JWT_SECRET and DATA_KEY", async () => {

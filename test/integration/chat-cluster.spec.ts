@@ -1,7 +1,7 @@
 import type { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
 import type { MessageView } from "../../types/chat";
-import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
+import { clearJetStreamNamespace, clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { apiService, chatService, gatewayUrl, RestClient, usersService } from "../support/platform";
 import { servers } from "../support/servers";
@@ -48,7 +48,7 @@ describeIntegration("chat across two gateways and a chat node (NATS, MariaDB, Re
 		for (const socket of sockets) socket.close();
 		await Promise.all(nodes.map((node) => node.stop()));
 		await Promise.all([usersDb.drop(), chatDb.drop()]);
-		await clearRedisNamespace(namespace);
+		await Promise.all([clearRedisNamespace(namespace), clearJetStreamNamespace(namespace)]);
 	});
 
 	it("delivers a message sent through gateway A to sockets on A and on B exactly once, in order", async () => {

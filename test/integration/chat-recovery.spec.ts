@@ -1,7 +1,7 @@
 import type { ServiceBroker } from "moleculer";
 import { io, type Socket } from "socket.io-client";
 import { WebSocketBridge, type MessageView } from "../../client";
-import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
+import { clearJetStreamNamespace, clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { apiService, gatewayUrl, RestClient, usersService } from "../support/platform";
 import { NodeProcess } from "../support/processes";
@@ -70,7 +70,7 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 		await Promise.all([chatNode.stop(), gatewayB.stop()]);
 		await Promise.all(nodes.map((node) => node.stop()));
 		await Promise.all([usersDb.drop(), chatDb.drop()]);
-		await clearRedisNamespace(namespace);
+		await Promise.all([clearRedisNamespace(namespace), clearJetStreamNamespace(namespace)]);
 	});
 
 	it("serves the chat node's own readiness and metrics on its health listener", async () => {

@@ -5,7 +5,7 @@ import type { ChannelView } from "../../types/chat";
 import type { DocumentView, KnowledgeHit } from "../../types/knowledge";
 import type { SessionUser } from "../../types/users";
 import { aiDouble } from "../support/ai-double";
-import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
+import { clearJetStreamNamespace, clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { eventually, knowledgeService } from "../support/knowledge";
 import { OllamaTestServer } from "../support/ollama-server";
@@ -63,7 +63,7 @@ describeIntegration("knowledge on two nodes (NATS, MariaDB, Redis)", () => {
 		redis.disconnect();
 		await ollama.stop();
 		await knowledgeDb.drop();
-		await clearRedisNamespace(namespace);
+		await Promise.all([clearRedisNamespace(namespace), clearJetStreamNamespace(namespace)]);
 	});
 
 	it("keeps every node's index current, mirrors the vectors in Redis, and shares the search cache", async () => {

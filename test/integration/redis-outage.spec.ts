@@ -1,7 +1,7 @@
 import type { ServiceBroker } from "moleculer";
 import Redis from "ioredis";
 import type { PublicUser, TokenPair } from "../../types/users";
-import { clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
+import { clearJetStreamNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { apiService, chatService, gatewayUrl, RestClient, usersService, type ErrorBody } from "../support/platform";
 import { PrivateRedis } from "../support/redis-server";
@@ -74,7 +74,7 @@ describeIntegration("Redis stopped and restarted under traffic (gateway and user
 	afterAll(async () => {
 		redis.resume();
 		await Promise.all(nodes.map((node) => node.stop()));
-		await Promise.all([usersDb.drop(), chatDb.drop()]);
+		await Promise.all([usersDb.drop(), chatDb.drop(), clearJetStreamNamespace(namespace)]);
 		await redis.kill();
 	});
 

@@ -1,6 +1,7 @@
 import { ServiceBroker, type Middleware, type ServiceSchema } from "moleculer";
 import mysql from "mysql2/promise";
 import Redis from "ioredis";
+import { connect as connectNats } from "nats";
 import { randomBytes } from "node:crypto";
 import { createBrokerOptions } from "../../moleculer.config";
 import { servers } from "./servers";
@@ -85,5 +86,18 @@ export async function clearRedisNamespace(namespace: string): Promise<void> {
 		}
 	} finally {
 		redis.disconnect();
+	}
+}
+
+/** Deletes the JetStream streams of a test namespace's durable queues (`<namespace>_<queue>`). */
+export async function clearJetStreamNamespace(namespace: string): Promise<void> {
+	const nats = await connectNats({ servers: servers.nats.replace("nats://", ""), timeout: 5_000 });
+	try {
+		const manager = await nats.jetstreamManager();
+		for await (const stream of manager.streams.list()) {
+			if (stream.config.name.startsWith(`${namespace}_`)) await manager.streams.delete(stream.config.name);
+		}
+	} finally {
+		await nats.close();
 	}
 }
