@@ -39,7 +39,13 @@ export class AiTelemetry {
 			description: "Inference time on the host, from its slot to the last token",
 			buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
 		});
-		metrics.register({ name: TOKENS_PER_SECOND, type: "gauge", labelNames: ["host", "model"], description: "Output tokens per second of the host's last answer with that model" });
+		metrics.register({
+			name: TOKENS_PER_SECOND,
+			type: "histogram",
+			labelNames: ["host", "model"],
+			description: "Output tokens per second of each answer, by host and model",
+			buckets: [1, 5, 10, 20, 40, 80, 160, 320],
+		});
 		metrics.register({ name: QUEUE_LENGTH, type: "gauge", labelNames: ["host"], description: "Requests waiting for a slot on the host" });
 		metrics.register({ name: IN_FLIGHT, type: "gauge", labelNames: ["host"], description: "Requests running on the host" });
 		metrics.register({ name: FAILURES, type: "counter", labelNames: ["host", "kind"], description: "Failed inference calls by kind (unreachable, busy, model-missing…)" });
@@ -49,7 +55,7 @@ export class AiTelemetry {
 		if (!this.broker.isMetricsEnabled()) return;
 		this.broker.metrics.observe(INFERENCE_SECONDS, ms / 1000, { host: this.host, model, action });
 		if (usage.outputTokens > 0 && usage.durationMs > 0) {
-			this.broker.metrics.set(TOKENS_PER_SECOND, (usage.outputTokens * 1000) / usage.durationMs, { host: this.host, model });
+			this.broker.metrics.observe(TOKENS_PER_SECOND, (usage.outputTokens * 1000) / usage.durationMs, { host: this.host, model });
 		}
 	}
 

@@ -144,6 +144,8 @@ describe("npm start on a fresh machine", () => {
 			expect(answer.body.usage.outputTokens).toBeGreaterThan(0);
 			const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 			expect(metrics).toMatch(/colony_ai_inference_seconds_bucket\{[^}]*model="llama3.2[^}]*\} [1-9]/);
+			expect(metrics).toMatch(/colony_ai_tokens_per_second_bucket\{[^}]*model="llama3.2"[^}]*le="\+Inf"\} [1-9]/);
+			expect(metrics).toMatch(/colony_ai_queue_length\{[^}]*\} 0/);
 		} finally {
 			server.child.kill("SIGTERM");
 			await exitCode(server.child);
