@@ -108,6 +108,13 @@ const CIRCUIT_BREAKER = { enabled: true, threshold: 0.5, minRequestCount: 5, win
 const STRATEGY = (process.env.AI_STRATEGY === "ModelAware" ? "AiModelAware" : "AiRoundRobin") satisfies AiStrategyName;
 const TIMEOUT_MS = intFromEnv(process.env.AI_TIMEOUT_MS, 120_000, "AI_TIMEOUT_MS");
 
+/** This host lacks the model: another host may have it, so it is retried there; the last host's answer is the 404. */
+class ModelNotFoundError extends Errors.MoleculerRetryableError {
+	constructor(model: string) {
+		super(`No AI host has the model '${model}'`, 404, "AI_MODEL_NOT_FOUND", { model });
+	}
+}
+
 /** A host that cannot serve this request: retried on another host, counted by the circuit breaker (code ≥ 500). */
 class HostUnavailableError extends Errors.MoleculerRetryableError {
 	constructor(message: string, type = "AI_HOST_UNAVAILABLE") {
@@ -482,8 +489,7 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 					// Another host may serve it: retried there while no token was sent.
 					return new HostUnavailableError(`AI host ${this.broker.nodeID} failed: ${(err as Error).message}`);
 				case "model-missing":
-					// Another host may have it: retried there; the last host's answer is the client's.
-					return new Errors.MoleculerRetryableError(`No AI host has the model '${model}'`, 404, "AI_MODEL_NOT_FOUND", { model });
+					return new ModelNotFoundError(model);
 				case "aborted":
 					return new Errors.MoleculerError("The AI request was aborted", 499, "AI_ABORTED");
 				case "bad-request":

@@ -316,3 +316,36 @@ describeIntegration("the model-aware strategy across three ai nodes (NATS, Redis
 		expect(ollamas[2].requestCount({ path: "/api/chat" })).toBeLessThanOrEqual(5);
 	});
 });
+
+describeIntegration("an ai service beside others on one node, and another GPU host (NATS)", () => {
+	const namespace = uniqueNamespace("it-ai-local");
+	const ollamas: OllamaTestServer[] = [];
+	let nodes: ServiceBroker[] = [];
+
+	beforeAll(async () => {
+		for (let i = 0; i < 2; i++) ollamas.push(await OllamaTestServer.start({ latencyMs: 10, parallel: 4 }));
+		nodes = [
+			// As `SERVICES=api,ai` would start it: the gateway and a GPU host on one machine.
+			clusterBroker(namespace, "main", [apiService(), aiService({ ollamaHost: ollamas[0].url })], { SERVICES: "api,ai" }),
+			clusterBroker(namespace, "gpu-2", [aiService({ ollamaHost: ollamas[1].url })], { SERVICES: "ai" }),
+		];
+		await Promise.all(nodes.map((node) => node.start()));
+		await until(() => ["main", "gpu-2"].every((host) => hostBoard(nodes[0]).status(host)?.healthy), "both hosts report to the gateway");
+	}, 30_000);
+
+	afterAll(async () => {
+		await Promise.all(nodes.map((node) => node.stop()));
+		await Promise.all(ollamas.map((ollama) => ollama.stop()));
+		await clearRedisNamespace(namespace);
+	});
+
+	it("spreads that node's inference over both hosts instead of keeping it on its own", async () => {
+		const answers = await inParallel(40, 4, (i) =>
+			nodes[0].call<AiChatAnswer, object>("ai.chat", { messages: [{ role: "user", content: `local question ${i}` }] }, { meta: { user: SOMEONE } }),
+		);
+
+		const perHost = countBy(answers.map((answer) => answer.host));
+		expect(perHost.main).toBeGreaterThanOrEqual(14);
+		expect(perHost["gpu-2"]).toBeGreaterThanOrEqual(14);
+	});
+});

@@ -116,6 +116,13 @@ describe("the ai service on one host", () => {
 		});
 	});
 
+	it("answers 404 AI_MODEL_NOT_FOUND, naming the model, for a model no host has", async () => {
+		const answer = await platform.client.post<ErrorBody>("/api/v1/ai/chat", { ...ASK, model: "mistral" }, admin.accessToken);
+
+		expect(answer.status).toBe(404);
+		expect(answer.body).toMatchObject({ name: "ModelNotFoundError", type: "AI_MODEL_NOT_FOUND", message: "No AI host has the model 'mistral'", data: { model: "mistral" } });
+	});
+
 	it("lists every model of every host and where each is loaded", async () => {
 		await platform.client.post("/api/v1/ai/chat", ASK, member.accessToken);
 		await until(async () => {
