@@ -5,10 +5,16 @@ interface ModelParams {
 	model?: unknown;
 }
 
-/** Endpoints whose host is healthy and heard from lately; all of them when none is (the node then says why). */
-function usableEndpoints(board: AiHostBoard, list: Endpoint[]): Endpoint[] {
-	const usable = list.filter((endpoint) => board.usable(endpoint.id));
-	return usable.length > 0 ? usable : list;
+/**
+ * Endpoints whose host is healthy and heard from lately, leaving out those this request already failed on (its
+ * host may fail for a moment before its next report says so); all of them when none is left (the node says why).
+ */
+function usableEndpoints(board: AiHostBoard, list: Endpoint[], ctx?: Context): Endpoint[] {
+	const failed = board.failedFor(ctx?.requestID);
+	const fresh = list.filter((endpoint) => !failed.has(endpoint.id));
+	const candidates = fresh.length > 0 ? fresh : list;
+	const usable = candidates.filter((endpoint) => board.usable(endpoint.id));
+	return usable.length > 0 ? usable : candidates;
 }
 
 /**
@@ -23,8 +29,8 @@ export class AiRoundRobinStrategy extends Strategies.RoundRobin {
 		this.board = hostBoard(broker);
 	}
 
-	override select(list: Endpoint[]): Endpoint {
-		return super.select(usableEndpoints(this.board, list));
+	override select(list: Endpoint[], ctx?: Context): Endpoint {
+		return super.select(usableEndpoints(this.board, list, ctx));
 	}
 }
 
@@ -42,7 +48,7 @@ export class AiModelAwareStrategy extends Strategies.RoundRobin {
 	}
 
 	override select(list: Endpoint[], ctx?: Context): Endpoint {
-		const usable = usableEndpoints(this.board, list);
+		const usable = usableEndpoints(this.board, list, ctx);
 		const asked = (ctx?.params as ModelParams | undefined)?.model;
 		const modelOf = (endpoint: Endpoint) => (typeof asked === "string" ? asked : this.board.defaultModel(endpoint.id));
 		const ready = usable.filter((endpoint) => {

@@ -2,6 +2,9 @@ import type { AiHostStatus } from "../../types/ai";
 
 /** A host not heard from for this long gets no new work: its node or its process is gone or stuck. */
 export const HOST_STALE_AFTER_MS = 5_000;
+/** Long enough for a request's retries, which Moleculer spaces by at most a second. */
+const FAILURES_KEPT_MS = 30_000;
+const NO_NODES: ReadonlySet<string> = new Set();
 
 /**
  * What one broker knows of the AI hosts: the status each `ai` node last broadcast, and how many requests this
@@ -10,6 +13,8 @@ export const HOST_STALE_AFTER_MS = 5_000;
 export class AiHostBoard {
 	private readonly statuses = new Map<string, AiHostStatus & { receivedAt: number }>();
 	private readonly pending = new Map<string, number>();
+	/** The hosts each request (by request id) failed on, so its retries go elsewhere while its host is still listed. */
+	private readonly failures = new Map<string, { nodes: Set<string>; at: number }>();
 
 	update(status: AiHostStatus, now = Date.now()): void {
 		this.statuses.set(status.nodeID, { ...status, receivedAt: now });
@@ -59,6 +64,23 @@ export class AiHostBoard {
 
 	sent(nodeID: string): void {
 		this.pending.set(nodeID, (this.pending.get(nodeID) ?? 0) + 1);
+	}
+
+	/** A request failed on a host; its retries should try the others first. */
+	failedOn(requestID: string, nodeID: string, now = Date.now()): void {
+		const entry = this.failures.get(requestID) ?? { nodes: new Set<string>(), at: now };
+		entry.nodes.add(nodeID);
+		entry.at = now;
+		this.failures.set(requestID, entry);
+		if (this.failures.size > 100) {
+			for (const [id, failed] of this.failures) if (now - failed.at > FAILURES_KEPT_MS) this.failures.delete(id);
+		}
+	}
+
+	/** The hosts this request already failed on (recently). */
+	failedFor(requestID: string | null | undefined, now = Date.now()): ReadonlySet<string> {
+		const entry = requestID ? this.failures.get(requestID) : undefined;
+		return entry && now - entry.at <= FAILURES_KEPT_MS ? entry.nodes : NO_NODES;
 	}
 
 	answered(nodeID: string): void {
