@@ -84,19 +84,6 @@ function loggerFrom(env: Env): LoggerConfig[] {
 	return loggers;
 }
 
-/**
- * Whether this node hosts an `ai` service beside others, in a cluster. Moleculer sends a node's calls to its own
- * services first (preferLocal), before any strategy looks: all of this node's inference would stay on its own GPU
- * host while the others idle. Such a node balances every call instead; a node that runs `ai` alone (the usual
- * layout, one per GPU host) or a one-process install keeps local calls local.
- */
-function sharesAiWithCluster(env: Env): boolean {
-	const services = (env.SERVICES ?? "").split(",").map((name) => name.trim()).filter(Boolean);
-	const hostsAi = services.length === 0 || services.includes("all") || services.includes("ai");
-	const hostsOthers = services.length !== 1;
-	return Boolean(env.TRANSPORTER) && hostsAi && hostsOthers;
-}
-
 /** Broker options for this node; every one can be changed from the environment (see DESIGN §2). */
 export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 	return {
@@ -128,7 +115,7 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 		contextParamsCloning: false,
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
 		disableBalancer: false,
-		registry: { strategy: "RoundRobin", preferLocal: !sharesAiWithCluster(env) },
+		registry: { strategy: "RoundRobin", preferLocal: true },
 		circuitBreaker: {
 			enabled: true,
 			threshold: 0.5,

@@ -1,4 +1,4 @@
-import type { ActionSchema, Context, Errors, Middleware, ServiceBroker } from "moleculer";
+import type { ActionSchema, Context, Endpoint, Errors, Middleware, Service, ServiceBroker } from "moleculer";
 import { hostBoard } from "../../lib/ai/host-board";
 
 type ActionHandler = (ctx: Context) => Promise<unknown>;
@@ -23,5 +23,36 @@ export function AiInFlightMiddleware(broker: ServiceBroker): Middleware {
 				.finally(() => board.answered(nodeID));
 		};
 	};
-	return { name: "AiInFlight", localAction: track, remoteAction: track };
+	return {
+		name: "AiInFlight",
+		localAction: track,
+		remoteAction: track,
+		async serviceStarted(service: Service) {
+			if (service.name === "ai") balanceLocalCallsToo(broker);
+		},
+	};
+}
+
+/** The part of Moleculer's EndpointList (registry internals, untyped) that picks a node for a call. */
+interface EndpointPicker {
+	endpoints: Endpoint[];
+	select(list: Endpoint[], ctx?: Context): Endpoint | null;
+	next(ctx?: Context): Endpoint | null;
+}
+
+/**
+ * Moleculer sends a node's calls to its own service first (preferLocal) before any strategy looks: a node that
+ * runs `ai` beside other services would keep all its inference on its own GPU host while the others idle. For the
+ * ai actions the strategy always chooses among all of them; every other call stays local. (Only `next`, which
+ * picks for a call, changes: `nextLocal` still serves requests other nodes sent to this one.)
+ */
+function balanceLocalCallsToo(broker: ServiceBroker): void {
+	const actions = (broker.registry as unknown as { actions: { actions: Map<string, EndpointPicker> } }).actions.actions;
+	for (const [name, list] of actions) {
+		if (!name.startsWith("ai.")) continue;
+		list.next = function pickAmongAll(this: EndpointPicker, ctx?: Context) {
+			const available = this.endpoints.filter((endpoint) => endpoint.isAvailable);
+			return available.length > 0 ? this.select(available, ctx) : null;
+		};
+	}
 }
