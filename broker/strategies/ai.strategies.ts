@@ -17,18 +17,21 @@ function usableEndpoints(board: AiHostBoard, list: Endpoint[], ctx?: Context): E
 	return usable.length > 0 ? usable : candidates;
 }
 
-/**
- * Round robin over the `ai` nodes whose GPU host answers: a host whose Ollama stopped answering drops out at its
- * node's next heartbeat (every 2 s), a node not heard from for 5 s too, and both come back when they answer.
- */
-export class AiRoundRobinStrategy extends Strategies.RoundRobin {
-	private readonly board: AiHostBoard;
+/** Round robin that knows the AI hosts: what their heartbeats said, and what this broker has in flight. */
+abstract class AiStrategy extends Strategies.RoundRobin {
+	protected readonly board: AiHostBoard;
 
 	constructor(registry: Registry, broker: ServiceBroker, opts?: object) {
 		super(registry, broker, opts);
 		this.board = hostBoard(broker);
 	}
+}
 
+/**
+ * Round robin over the `ai` nodes whose GPU host answers: a host whose Ollama stopped answering drops out at its
+ * node's next heartbeat (every 2 s), a node not heard from for 5 s too, and both come back when they answer.
+ */
+export class AiRoundRobinStrategy extends AiStrategy {
 	override select(list: Endpoint[], ctx?: Context): Endpoint {
 		return super.select(usableEndpoints(this.board, list, ctx));
 	}
@@ -39,14 +42,7 @@ export class AiRoundRobinStrategy extends Strategies.RoundRobin {
  * most free slots (then the least load). Loaded models and load come from the hosts' heartbeats, corrected by
  * what this broker itself has in flight to each.
  */
-export class AiModelAwareStrategy extends Strategies.RoundRobin {
-	private readonly board: AiHostBoard;
-
-	constructor(registry: Registry, broker: ServiceBroker, opts?: object) {
-		super(registry, broker, opts);
-		this.board = hostBoard(broker);
-	}
-
+export class AiModelAwareStrategy extends AiStrategy {
 	override select(list: Endpoint[], ctx?: Context): Endpoint {
 		const usable = usableEndpoints(this.board, list, ctx);
 		const asked = (ctx?.params as ModelParams | undefined)?.model;

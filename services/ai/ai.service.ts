@@ -108,6 +108,17 @@ const CIRCUIT_BREAKER = { enabled: true, threshold: 0.5, minRequestCount: 5, win
 const STRATEGY = (process.env.AI_STRATEGY === "ModelAware" ? "AiModelAware" : "AiRoundRobin") satisfies AiStrategyName;
 const TIMEOUT_MS = intFromEnv(process.env.AI_TIMEOUT_MS, 120_000, "AI_TIMEOUT_MS");
 
+/** What every inference action declares. */
+const INFERENCE = {
+	// Inference has no effect but its answer: a retry on another host is harmless.
+	idempotent: true,
+	strategy: STRATEGY,
+	circuitBreaker: CIRCUIT_BREAKER,
+	timeout: TIMEOUT_MS,
+	// The fair-share queue is the bulkhead of these actions: Moleculer's serves first come, first served.
+	bulkhead: { enabled: false },
+} as const;
+
 /** This host lacks the model: another host may have it, so it is retried there; the last host's answer is the 404. */
 class ModelNotFoundError extends Errors.MoleculerRetryableError {
 	constructor(model: string) {
@@ -160,13 +171,7 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 		chat: {
 			rest: "POST /ai/chat",
 			access: "ai:use",
-			// Inference has no effect but its answer: a retry on another host is harmless.
-			idempotent: true,
-			strategy: STRATEGY,
-			circuitBreaker: CIRCUIT_BREAKER,
-			timeout: TIMEOUT_MS,
-			// The fair-share queue is this action's bulkhead: Moleculer's is first come, first served.
-			bulkhead: { enabled: false },
+			...INFERENCE,
 			cache: {
 				enabled: (ctx: Context<AiChatParams>) => !ctx.params.stream && ctx.params.options?.temperature === 0,
 				keys: ["messages", "model", "options"],
@@ -190,11 +195,7 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 		generate: {
 			rest: "POST /ai/generate",
 			access: "ai:use",
-			idempotent: true,
-			strategy: STRATEGY,
-			circuitBreaker: CIRCUIT_BREAKER,
-			timeout: TIMEOUT_MS,
-			bulkhead: { enabled: false },
+			...INFERENCE,
 			params: {
 				$$strict: true,
 				prompt: { type: "string", min: 1, max: 64_000 },
@@ -215,11 +216,7 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 
 		embed: {
 			visibility: "public",
-			idempotent: true,
-			strategy: STRATEGY,
-			circuitBreaker: CIRCUIT_BREAKER,
-			timeout: TIMEOUT_MS,
-			bulkhead: { enabled: false },
+			...INFERENCE,
 			params: {
 				$$strict: true,
 				input: [
@@ -255,11 +252,7 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 
 		classify: {
 			visibility: "public",
-			idempotent: true,
-			strategy: STRATEGY,
-			circuitBreaker: CIRCUIT_BREAKER,
-			timeout: TIMEOUT_MS,
-			bulkhead: { enabled: false },
+			...INFERENCE,
 			cache: { keys: ["text", "instruction", "schema", "model"], ttl: 3_600 },
 			params: {
 				$$strict: true,

@@ -13,17 +13,11 @@ import { aiService, apiService, chatService, gatewayUrl, RestClient, usersServic
 import { NodeProcess } from "../support/processes";
 import { servers } from "../support/servers";
 import { connectSocket } from "../support/sockets";
+import { until } from "../support/waiting";
 
 const HOSTS = ["ai-1", "ai-2", "ai-3"];
 const LATENCY_MS = 40;
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
-}
 
 /** Runs `count` calls of `call`, `concurrency` at a time, in order of their index. */
 async function inParallel<T>(count: number, concurrency: number, call: (index: number) => Promise<T>): Promise<T[]> {
@@ -136,7 +130,7 @@ describeIntegration("the AI engine on three GPU hosts: ai nodes in their own pro
 		// Members may queue a hundred requests (the fairness test needs it) and send as many as the tests do.
 		const policy = await gatewayA.put("/api/v1/ai/policy", { role: "member", models: null, requestsPerMinute: 10_000, maxQueued: 200 }, admin.accessToken);
 		expect(policy.status).toBe(200);
-		await until(async () => (await healthyHosts()).length === 3, "all three hosts report healthy");
+		await until(async () => (await healthyHosts()).length === 3, "all three hosts report healthy", 15_000);
 	}, 90_000);
 
 	afterAll(async () => {
@@ -253,7 +247,7 @@ describeIntegration("the AI engine on three GPU hosts: ai nodes in their own pro
 		expect(countBy(outcomes.slice(40).map((outcome) => outcome.host))["ai-2"]).toBeUndefined();
 
 		await startAiNode(1);
-		await until(async () => (await healthyHosts()).length === 3, "the restarted host reports healthy");
+		await until(async () => (await healthyHosts()).length === 3, "the restarted host reports healthy", 15_000);
 	}, 60_000);
 });
 
@@ -296,7 +290,7 @@ describeIntegration("the model-aware strategy across three ai nodes (NATS, Redis
 		await Promise.all(nodes.map((node) => node.start()));
 		await caller.waitForServices(["ai"], 15_000);
 		// The gateway's own view of the hosts, from their heartbeats: what its strategy decides on.
-		await until(() => HOSTS.every((host) => hostBoard(caller).status(host)?.healthy), "three hosts report to the gateway");
+		await until(() => HOSTS.every((host) => hostBoard(caller).status(host)?.healthy), "three hosts report to the gateway", 15_000);
 	}, 60_000);
 
 	afterAll(async () => {
@@ -330,7 +324,7 @@ describeIntegration("an ai service beside others on one node, and another GPU ho
 			clusterBroker(namespace, "gpu-2", [aiService({ ollamaHost: ollamas[1].url })]),
 		];
 		await Promise.all(nodes.map((node) => node.start()));
-		await until(() => ["main", "gpu-2"].every((host) => hostBoard(nodes[0]).status(host)?.healthy), "both hosts report to the gateway");
+		await until(() => ["main", "gpu-2"].every((host) => hostBoard(nodes[0]).status(host)?.healthy), "both hosts report to the gateway", 15_000);
 	}, 30_000);
 
 	afterAll(async () => {

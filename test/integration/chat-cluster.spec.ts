@@ -6,14 +6,8 @@ import { describeIntegration } from "../support/integration";
 import { apiService, chatService, gatewayUrl, RestClient, usersService } from "../support/platform";
 import { servers } from "../support/servers";
 import { callAction as call, connectSocket as connect } from "../support/sockets";
+import { until } from "../support/waiting";
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!condition()) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
-}
 
 describeIntegration("chat across two gateways and a chat node (NATS, MariaDB, Redis)", () => {
 	const namespace = uniqueNamespace("it-chat");

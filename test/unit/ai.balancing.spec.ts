@@ -5,6 +5,7 @@ import type { AiChatAnswer } from "../../types/ai";
 import type { SessionUser } from "../../types/users";
 import { OllamaTestServer } from "../support/ollama-server";
 import { aiService, testBroker } from "../support/platform";
+import { until } from "../support/waiting";
 
 const SOMEONE: SessionUser = {
 	id: 1,
@@ -17,13 +18,6 @@ const SOMEONE: SessionUser = {
 	sessionId: "s",
 };
 
-async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!check()) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 20));
-	}
-}
 
 describe("balancing inference over hosts (brokers in one process, Moleculer's Fake transporter)", () => {
 	const hosts = ["gpu-1", "gpu-2", "gpu-3"];

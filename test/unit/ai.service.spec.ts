@@ -1,16 +1,10 @@
 import type { AiChatAnswer, AiChatChunk, AiClassifyAnswer, AiEmbedAnswer, ClassifySchema } from "../../types/ai";
 import { OllamaTestServer } from "../support/ollama-server";
 import { startPlatform, type ErrorBody, type Platform, type SignedInUser } from "../support/platform";
+import { until } from "../support/waiting";
 
 const ASK = { messages: [{ role: "user", content: "What is a colony of ants?" }] };
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 25));
-	}
-}
 
 /** POSTs and reads the NDJSON answer line by line. */
 async function streamed(platform: Platform, token: string, body: object): Promise<{ contentType: string | null; lines: (AiChatChunk & { error?: string })[] }> {

@@ -5,6 +5,7 @@ import type { PublicUser } from "../../types/users";
 import { OllamaTestServer } from "../support/ollama-server";
 import { startPlatform, type Platform, type SignedInUser } from "../support/platform";
 import { connectSocket } from "../support/sockets";
+import { until } from "../support/waiting";
 
 const FAST_RETRIES = { ...DEFAULT_ASSISTANT_SETTINGS, retryDelaysMs: [20, 20], idleTimeoutMs: 3_000 };
 
@@ -33,13 +34,6 @@ function answerTo(socket: Socket, replyTo: () => number, timeoutMs = 10_000): Pr
 	});
 }
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 25));
-	}
-}
 
 describe("the chat assistant", () => {
 	let ollama: OllamaTestServer;

@@ -3,6 +3,7 @@ import type { Sequelize } from "sequelize";
 import type { ChannelView, MessageView, UnreadView } from "../../types/chat";
 import type { SessionUser } from "../../types/users";
 import { chatService, testBroker, usersService } from "../support/platform";
+import { refused } from "../support/waiting";
 
 interface Problem {
 	code: number;
@@ -26,15 +27,6 @@ describe("chat service", () => {
 		return broker.call<T, object>(action, params, { meta: { user } });
 	}
 
-	async function refused(promise: Promise<unknown>): Promise<Problem> {
-		try {
-			await promise;
-		} catch (err) {
-			return err as Problem;
-		}
-		throw new Error("expected the call to be refused");
-	}
-
 	async function channel(owner: SessionUser, name: string, type: "public" | "private" = "public") {
 		return (await as<{ channel: ChannelView }>(owner, "chat.createChannel", { name, type })).channel;
 	}
@@ -56,12 +48,12 @@ describe("chat service", () => {
 		it("makes the creator the owner and refuses a second channel of the same name", async () => {
 			const created = await channel(people.amy, "Design");
 			expect(created).toMatchObject({ name: "design", type: "public", createdBy: people.amy.id });
-			expect(await refused(channel(people.bob, "design"))).toMatchObject({ code: 409, type: "CHANNEL_EXISTS" });
+			expect(await refused<Problem>(channel(people.bob, "design"))).toMatchObject({ code: 409, type: "CHANNEL_EXISTS" });
 		});
 
 		it("rejects names that are not lowercase words and unknown types", async () => {
-			expect(await refused(as(people.amy, "chat.createChannel", { name: "two words", type: "public" }))).toMatchObject({ code: 422 });
-			expect(await refused(as(people.amy, "chat.createChannel", { name: "x", type: "direct" }))).toMatchObject({ code: 422 });
+			expect(await refused<Problem>(as(people.amy, "chat.createChannel", { name: "two words", type: "public" }))).toMatchObject({ code: 422 });
+			expect(await refused<Problem>(as(people.amy, "chat.createChannel", { name: "x", type: "direct" }))).toMatchObject({ code: 422 });
 		});
 
 		it("lists public channels to everyone and private ones to their members only", async () => {
@@ -83,10 +75,10 @@ describe("chat service", () => {
 			expect((await send(people.cat, open.id, "hello")).text).toBe("hello");
 
 			const closed = await channel(people.amy, "payroll", "private");
-			expect(await refused(as(people.cat, "chat.join", { id: closed.id }))).toMatchObject({ code: 403, type: "NOT_A_MEMBER" });
-			expect(await refused(as(people.cat, "chat.addMember", { id: closed.id, userId: people.cat.id }))).toMatchObject({ code: 403 });
-			expect(await refused(as(people.amy, "chat.addMember", { id: closed.id, userId: 9_999 }))).toMatchObject({ code: 404 });
-			expect(await refused(as(people.amy, "chat.join", { id: 9_999 }))).toMatchObject({ code: 404, type: "CHANNEL_NOT_FOUND" });
+			expect(await refused<Problem>(as(people.cat, "chat.join", { id: closed.id }))).toMatchObject({ code: 403, type: "NOT_A_MEMBER" });
+			expect(await refused<Problem>(as(people.cat, "chat.addMember", { id: closed.id, userId: people.cat.id }))).toMatchObject({ code: 403 });
+			expect(await refused<Problem>(as(people.amy, "chat.addMember", { id: closed.id, userId: 9_999 }))).toMatchObject({ code: 404 });
+			expect(await refused<Problem>(as(people.amy, "chat.join", { id: 9_999 }))).toMatchObject({ code: 404, type: "CHANNEL_NOT_FOUND" });
 		});
 
 		it("opens one direct conversation per pair, whoever opens it", async () => {
@@ -97,11 +89,11 @@ describe("chat service", () => {
 			expect(first.memberIds?.sort()).toEqual([people.amy.id, people.bob.id].sort());
 			const listed = await as<{ items: ChannelView[] }>(people.bob, "chat.listChannels");
 			expect(listed.items.find((c) => c.id === first.id)?.memberIds?.sort()).toEqual([people.amy.id, people.bob.id].sort());
-			expect(await refused(as(people.amy, "chat.addMember", { id: first.id, userId: people.cat.id }))).toMatchObject({
+			expect(await refused<Problem>(as(people.amy, "chat.addMember", { id: first.id, userId: people.cat.id }))).toMatchObject({
 				type: "DIRECT_CHANNEL",
 			});
-			expect(await refused(as(people.cat, "chat.history", { channelId: first.id }))).toMatchObject({ code: 403 });
-			expect(await refused(as(people.amy, "chat.openDirect", { userId: 9_999 }))).toMatchObject({ code: 404 });
+			expect(await refused<Problem>(as(people.cat, "chat.history", { channelId: first.id }))).toMatchObject({ code: 403 });
+			expect(await refused<Problem>(as(people.amy, "chat.openDirect", { userId: 9_999 }))).toMatchObject({ code: 404 });
 		});
 	});
 
@@ -115,9 +107,9 @@ describe("chat service", () => {
 
 		it("refuses messages from non-members, empty ones and ones over 4,000 characters", async () => {
 			const closed = await channel(people.amy, "closed", "private");
-			expect(await refused(send(people.bob, closed.id, "hi"))).toMatchObject({ code: 403, type: "NOT_A_MEMBER" });
-			expect(await refused(send(people.amy, room.id, "   "))).toMatchObject({ code: 422 });
-			expect(await refused(send(people.amy, room.id, "x".repeat(4_001)))).toMatchObject({ code: 422 });
+			expect(await refused<Problem>(send(people.bob, closed.id, "hi"))).toMatchObject({ code: 403, type: "NOT_A_MEMBER" });
+			expect(await refused<Problem>(send(people.amy, room.id, "   "))).toMatchObject({ code: 422 });
+			expect(await refused<Problem>(send(people.amy, room.id, "x".repeat(4_001)))).toMatchObject({ code: 422 });
 			expect((await send(people.amy, room.id, "x".repeat(4_000))).text).toHaveLength(4_000);
 		});
 
@@ -155,12 +147,12 @@ describe("chat service", () => {
 
 			const replies = await as<{ items: MessageView[] }>(people.amy, "chat.history", { channelId: thread.id, parentId: sent[0].id });
 			expect(replies.items.map((m) => m.id)).toEqual([reply.id]);
-			expect(await refused(send(people.amy, room.id, "wrong thread", { parentId: sent[0].id }))).toMatchObject({ code: 404 });
+			expect(await refused<Problem>(send(people.amy, room.id, "wrong thread", { parentId: sent[0].id }))).toMatchObject({ code: 404 });
 		});
 
 		it("lets only the author edit, and marks the message edited", async () => {
 			const message = await send(people.bob, room.id, "tpyo");
-			expect(await refused(as(people.cat, "chat.edit", { id: message.id, text: "hacked" }))).toMatchObject({ code: 403, type: "NOT_AUTHOR" });
+			expect(await refused<Problem>(as(people.cat, "chat.edit", { id: message.id, text: "hacked" }))).toMatchObject({ code: 403, type: "NOT_AUTHOR" });
 			const edited = (await as<{ message: MessageView }>(people.bob, "chat.edit", { id: message.id, text: "typo" })).message;
 			expect(edited.text).toBe("typo");
 			expect(edited.editedAt).not.toBeNull();
@@ -168,14 +160,14 @@ describe("chat service", () => {
 
 		it("lets the author, the channel owner or an admin delete, leaving a tombstone", async () => {
 			const byBob = [await send(people.bob, room.id, "one"), await send(people.bob, room.id, "two"), await send(people.bob, room.id, "three")];
-			expect(await refused(as(people.cat, "chat.delete", { id: byBob[0].id }))).toMatchObject({ code: 403 });
+			expect(await refused<Problem>(as(people.cat, "chat.delete", { id: byBob[0].id }))).toMatchObject({ code: 403 });
 			const deleters = [people.bob, people.amy, people.admin];
 			for (const [i, deleter] of deleters.entries()) {
 				const { message } = await as<{ message: MessageView }>(deleter, "chat.delete", { id: byBob[i].id });
 				expect(message).toMatchObject({ id: byBob[i].id, text: null });
 				expect(message.deletedAt).not.toBeNull();
 			}
-			expect(await refused(as(people.bob, "chat.edit", { id: byBob[0].id, text: "back" }))).toMatchObject({ code: 409 });
+			expect(await refused<Problem>(as(people.bob, "chat.edit", { id: byBob[0].id, text: "back" }))).toMatchObject({ code: 409 });
 			const history = await as<{ items: MessageView[] }>(people.cat, "chat.history", { channelId: room.id, limit: 5 });
 			expect(history.items.find((m) => m.id === byBob[2].id)).toMatchObject({ text: null });
 		});

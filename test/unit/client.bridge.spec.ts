@@ -13,6 +13,7 @@ import {
 } from "../../client";
 import type { UsersSettings } from "../../services/users/users.service";
 import { apiService, chatService, gatewayUrl, testBroker, usersService } from "../support/platform";
+import { until } from "../support/waiting";
 
 const PASSWORD = "correct horse battery";
 // Token expiry is counted in whole seconds: with 2 s, a fresh token lives at least 1 s, and 2.2 s after
@@ -20,13 +21,6 @@ const PASSWORD = "correct horse battery";
 const TOKEN_TTL_SECONDS = 2;
 const TOKEN_EXPIRED_AFTER_MS = 2_200;
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!condition()) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 20));
-	}
-}
 
 /** What a user's screen shows: every message the bridge delivered, in delivery order. */
 function inbox(bridge: WebSocketBridge): MessageView[] {

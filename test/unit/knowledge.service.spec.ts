@@ -10,6 +10,7 @@ import { aiDouble } from "../support/ai-double";
 import { eventually, knowledgeService } from "../support/knowledge";
 import { OllamaTestServer } from "../support/ollama-server";
 import { chatService, testBroker, usersService } from "../support/platform";
+import { refused } from "../support/waiting";
 
 interface Problem {
 	code: number;
@@ -28,15 +29,6 @@ const VACATION = [
 const DEPLOYMENT = "# Deploying\n\nRun the release pipeline, then watch the dashboards for errors.\n\n## Rollback\n\nTo roll back, deploy the previous release tag again.";
 const SECRET_MINUTES = "The Initech merger closes in March at 40 million. Keep the Initech merger confidential.";
 const SECRET_MESSAGE = "Initech merger price agreed: 40 million, signing in March";
-
-async function refused(promise: Promise<unknown>): Promise<Problem> {
-	try {
-		await promise;
-	} catch (err) {
-		return err as Problem;
-	}
-	throw new Error("expected the call to be refused");
-}
 
 /** The bodies of the chat requests the Ollama test server received since `since`, as text. */
 function promptsSince(ollama: OllamaTestServer, since: number): string[] {
@@ -126,18 +118,18 @@ describe("knowledge service", () => {
 		});
 
 		it("refuses a document with nothing to index, and one for a channel the uploader cannot read", async () => {
-			expect(await refused(addDocument(people.amy, "Empty", "# Just a heading"))).toMatchObject({ code: 400, type: "EMPTY_DOCUMENT" });
-			expect(await refused(addDocument(people.bob, "Sneaky", "Put this into the board channel", board.id))).toMatchObject({ code: 403 });
-			expect(await refused(as(people.amy, "knowledge.addDocument", { title: "x", text: "y", extra: 1 }))).toMatchObject({ code: 422 });
+			expect(await refused<Problem>(addDocument(people.amy, "Empty", "# Just a heading"))).toMatchObject({ code: 400, type: "EMPTY_DOCUMENT" });
+			expect(await refused<Problem>(addDocument(people.bob, "Sneaky", "Put this into the board channel", board.id))).toMatchObject({ code: 403 });
+			expect(await refused<Problem>(as(people.amy, "knowledge.addDocument", { title: "x", text: "y", extra: 1 }))).toMatchObject({ code: 422 });
 		});
 
 		it("lets the author or an AI admin remove a document, which is then never found again", async () => {
 			const memo = await addDocument(people.amy, "Parking memo", "Parking spaces in the garage are assigned by the facilities desk.");
 			expect((await search(people.bob, "who assigns garage parking spaces", 1))[0]).toMatchObject({ documentId: memo.id });
-			expect(await refused(as(people.bob, "knowledge.removeDocument", { id: memo.id }))).toMatchObject({ code: 403, type: "NOT_AUTHOR" });
+			expect(await refused<Problem>(as(people.bob, "knowledge.removeDocument", { id: memo.id }))).toMatchObject({ code: 403, type: "NOT_AUTHOR" });
 			expect(await as(people.admin, "knowledge.removeDocument", { id: memo.id })).toMatchObject({ document: { id: memo.id } });
 			expect((await search(people.bob, "who assigns garage parking spaces")).map((item) => item.documentId)).not.toContain(memo.id);
-			expect(await refused(as(people.amy, "knowledge.removeDocument", { id: memo.id }))).toMatchObject({ code: 404, type: "DOCUMENT_NOT_FOUND" });
+			expect(await refused<Problem>(as(people.amy, "knowledge.removeDocument", { id: memo.id }))).toMatchObject({ code: 404, type: "DOCUMENT_NOT_FOUND" });
 		});
 	});
 
@@ -168,8 +160,8 @@ describe("knowledge service", () => {
 			const listed = await as<{ items: DocumentView[] }>(people.bob, "knowledge.listDocuments");
 			expect(listed.items.map((document) => document.id)).not.toContain(minutes.id);
 			expect(listed.items.map((document) => document.id)).toContain(vacation.id);
-			expect(await refused(as(people.bob, "knowledge.getDocument", { id: minutes.id }))).toMatchObject({ code: 404 });
-			expect(await refused(as(people.bob, "knowledge.removeDocument", { id: minutes.id }))).toMatchObject({ code: 404 });
+			expect(await refused<Problem>(as(people.bob, "knowledge.getDocument", { id: minutes.id }))).toMatchObject({ code: 404 });
+			expect(await refused<Problem>(as(people.bob, "knowledge.removeDocument", { id: minutes.id }))).toMatchObject({ code: 404 });
 
 			const before = ollama.requestCount({ path: "/api/chat" });
 			const answer = await as<AskAnswer>(people.bob, "knowledge.ask", { question: "When does the Initech merger close?" });
@@ -295,9 +287,9 @@ describe("knowledge service", () => {
 	describe("without an ai node", () => {
 		it("answers 503 AI_UNAVAILABLE to uploads, searches and questions", async () => {
 			await broker.destroyService(broker.getLocalService("ai")!);
-			expect(await refused(search(people.bob, "anything at all new"))).toMatchObject({ code: 503, type: "AI_UNAVAILABLE" });
-			expect(await refused(as(people.bob, "knowledge.ask", { question: "How many vacation days?" }))).toMatchObject({ code: 503, type: "AI_UNAVAILABLE" });
-			expect(await refused(addDocument(people.bob, "Later", "Written while the AI is away"))).toMatchObject({ code: 503, type: "AI_UNAVAILABLE" });
+			expect(await refused<Problem>(search(people.bob, "anything at all new"))).toMatchObject({ code: 503, type: "AI_UNAVAILABLE" });
+			expect(await refused<Problem>(as(people.bob, "knowledge.ask", { question: "How many vacation days?" }))).toMatchObject({ code: 503, type: "AI_UNAVAILABLE" });
+			expect(await refused<Problem>(addDocument(people.bob, "Later", "Written while the AI is away"))).toMatchObject({ code: 503, type: "AI_UNAVAILABLE" });
 		});
 	});
 });
