@@ -46,7 +46,8 @@ async function onMariaDb(work: (conn: mysql.Connection) => Promise<unknown>): Pr
 	}
 }
 
-async function clearRedisNamespace(namespace: string): Promise<void> {
+/** Deletes every Redis key a namespace wrote: cacher entries and Colony's shared state (rate-limit counters…). */
+export async function clearRedisNamespace(namespace: string): Promise<void> {
 	const redis = new Redis(SERVERS.redis, { lazyConnect: true, connectTimeout: 5_000, maxRetriesPerRequest: 1 });
 	try {
 		await redis.connect();

@@ -28,7 +28,7 @@ export function describeCode(repo: string): string {
 		// Only the end is trimmed: a porcelain line starts with a space when the change is not staged.
 		const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, encoding: "utf8", timeout: 5_000, stdio: ["ignore", "pipe", "ignore"] }).trimEnd();
 		const commit = git("rev-parse", "--short", "HEAD");
-		const changed = git("status", "--porcelain", "--", "server.ts", "moleculer.config.ts", "services", "mixins", "lib", "migrations", "types")
+		const changed = git("status", "--porcelain", "--", "server.ts", "moleculer.config.ts", "services", "mixins", "broker", "lib", "migrations", "types")
 			.split("\n")
 			.filter(Boolean)
 			.map((line) => line.slice(3));

@@ -14,13 +14,13 @@ export function AiInFlightMiddleware(broker: ServiceBroker): Middleware {
 		if (action.service?.name !== "ai") return handler;
 		return function countInFlight(ctx: Context) {
 			const nodeID = ctx.nodeID ?? broker.nodeID;
-			board.sent(nodeID);
+			const sentAt = board.sent(nodeID);
 			return handler(ctx)
 				.catch((err: Errors.MoleculerError) => {
 					if (err.retryable && ctx.requestID) board.failedOn(ctx.requestID, nodeID);
 					throw err;
 				})
-				.finally(() => board.answered(nodeID));
+				.finally(() => board.answered(nodeID, sentAt));
 		};
 	};
 	return {

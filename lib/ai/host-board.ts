@@ -6,18 +6,27 @@ export const HOST_STALE_AFTER_MS = 5_000;
 const FAILURES_KEPT_MS = 30_000;
 const NO_NODES: ReadonlySet<string> = new Set();
 
+/** What this broker did with a host since its last report: requests sent, and requests the report had that ended. */
+interface SinceReport {
+	at: number;
+	sent: number;
+	endedOfEarlier: number;
+}
+
 /**
- * What one broker knows of the AI hosts: the status each `ai` node last broadcast, and how many requests this
- * broker itself has sent to each and not yet got back (the broadcast figure is up to a heartbeat old).
+ * What one broker knows of the AI hosts: the status each `ai` node last broadcast (its load up to 200 ms old,
+ * the rest up to a heartbeat), corrected by what this broker itself sent to each since and got back.
  */
 export class AiHostBoard {
 	private readonly statuses = new Map<string, AiHostStatus & { receivedAt: number }>();
 	private readonly pending = new Map<string, number>();
+	private readonly sinceReport = new Map<string, SinceReport>();
 	/** The hosts each request (by request id) failed on, so its retries go elsewhere while its host is still listed. */
 	private readonly failures = new Map<string, { nodes: Set<string>; at: number }>();
 
 	update(status: AiHostStatus, now = Date.now()): void {
 		this.statuses.set(status.nodeID, { ...status, receivedAt: now });
+		this.sinceReport.set(status.nodeID, { at: performance.now(), sent: 0, endedOfEarlier: 0 });
 	}
 
 	forget(nodeID: string): void {
@@ -46,11 +55,16 @@ export class AiHostBoard {
 		return status.loaded.some((loaded) => withTag(loaded.name) === wanted);
 	}
 
-	/** Requests running or waiting on the host, by the larger of its last report and what this broker sent. */
+	/**
+	 * Requests running or waiting on the host: its last report, plus what this broker sent it since, minus what
+	 * the report counted of this broker's and has ended since; never less than this broker has in flight there.
+	 */
 	load(nodeID: string): number {
 		const status = this.statuses.get(nodeID);
+		const since = this.sinceReport.get(nodeID);
 		const reported = status ? status.inFlight + status.queued : 0;
-		return Math.max(reported, this.pending.get(nodeID) ?? 0);
+		const estimate = reported + (since?.sent ?? 0) - (since?.endedOfEarlier ?? 0);
+		return Math.max(estimate, this.pending.get(nodeID) ?? 0);
 	}
 
 	freeSlots(nodeID: string): number {
@@ -62,8 +76,12 @@ export class AiHostBoard {
 		return this.statuses.get(nodeID)?.defaultModel;
 	}
 
-	sent(nodeID: string): void {
+	/** A request went to the host; answers when, for `answered`. */
+	sent(nodeID: string): number {
 		this.pending.set(nodeID, (this.pending.get(nodeID) ?? 0) + 1);
+		const since = this.sinceReport.get(nodeID);
+		if (since) since.sent += 1;
+		return performance.now();
 	}
 
 	/** A request failed on a host; its retries should try the others first. */
@@ -83,7 +101,10 @@ export class AiHostBoard {
 		return entry && now - entry.at <= FAILURES_KEPT_MS ? entry.nodes : NO_NODES;
 	}
 
-	answered(nodeID: string): void {
+	answered(nodeID: string, sentAt = 0): void {
+		const since = this.sinceReport.get(nodeID);
+		if (since && sentAt >= since.at) since.sent = Math.max(0, since.sent - 1);
+		else if (since) since.endedOfEarlier += 1;
 		const left = (this.pending.get(nodeID) ?? 1) - 1;
 		if (left > 0) this.pending.set(nodeID, left);
 		else this.pending.delete(nodeID);

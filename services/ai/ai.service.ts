@@ -61,6 +61,11 @@ interface AiState {
 	limiter: RateLimiter;
 	embeddings: EmbeddingCache;
 	telemetry: AiTelemetry;
+	/** When this node last broadcast its status, and the broadcast waiting for its turn. */
+	announcedAt: number;
+	pendingAnnouncement?: NodeJS.Timeout;
+	/** The AI policy as the users service last gave it, and until when it is used without asking again. */
+	policy?: { value: AiPolicy; until: number; lookup?: Promise<AiPolicy> };
 }
 
 interface Admission {
@@ -72,13 +77,14 @@ interface Admission {
 
 interface AiMethods {
 	admit(ctx: AiContext, model: string): Promise<Admission>;
-	policyFor(user: SessionUser | null | undefined): Promise<AiRolePolicy>;
+	policyFor(ctx: AiContext, user: SessionUser | null | undefined): Promise<AiRolePolicy>;
+	currentPolicy(ctx: AiContext): Promise<AiPolicy>;
 	requireModelAllowed(user: SessionUser | null | undefined, model: string, policy: AiRolePolicy): void;
 	hostFailure(err: unknown, model: string): Error;
 	chatOnce(ctx: AiContext, messages: ChatMessage[], model: string, options: object, format?: object): Promise<{ response: ChatResponse; usage: AiUsage }>;
 	streamChat(ctx: AiContext, params: AiChatParams, model: string): Promise<Readable>;
 	beat(): Promise<void>;
-	announce(): void;
+	announce(now?: boolean): void;
 }
 
 type AiContext<P = unknown> = Context<P, RequestMeta>;
@@ -107,6 +113,12 @@ const CIRCUIT_BREAKER = { enabled: true, threshold: 0.5, minRequestCount: 5, win
 
 const STRATEGY = (process.env.AI_STRATEGY === "ModelAware" ? "AiModelAware" : "AiRoundRobin") satisfies AiStrategyName;
 const TIMEOUT_MS = intFromEnv(process.env.AI_TIMEOUT_MS, 120_000, "AI_TIMEOUT_MS");
+/** A host's load changes with every request; other nodes hear of it at most this often (and on every heartbeat). */
+const ANNOUNCE_EVERY_MS = 200;
+/** How long a node uses the AI policy it has before asking again; a change by an admin reaches it at once. */
+const POLICY_KEPT_MS = 30_000;
+/** After the users service failed to answer: the last policy (or the defaults) serves this long before asking again. */
+const POLICY_RETRY_MS = 5_000;
 
 /** What every inference action declares. */
 const INFERENCE = {
@@ -293,7 +305,7 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 			idempotent: true,
 			params: { $$strict: true },
 			async handler(ctx: AiContext): Promise<{ items: { name: string; hosts: string[]; loadedOn: string[]; allowed: boolean }[] }> {
-				const policy = await this.policyFor(ctx.meta.user);
+				const policy = await this.policyFor(ctx, ctx.meta.user);
 				const byName = new Map<string, { hosts: Set<string>; loadedOn: Set<string> }>();
 				for (const host of hostBoard(this.broker).all()) {
 					for (const name of host.models) {
@@ -387,6 +399,10 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 		"gateway.request.aborted"(ctx: Context<{ requestID: string }>) {
 			for (const controller of this.running.get(ctx.params.requestID) ?? []) controller.abort(new Error("The client went away"));
 		},
+		// The users service changed something it caches, such as an AI policy: the next request asks again.
+		"cache.clean.users"() {
+			this.policy = undefined;
+		},
 	},
 
 	methods: {
@@ -399,7 +415,7 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 				throw new HostUnavailableError(`AI host ${this.broker.nodeID} is not answering: ${this.status.problem ?? "unknown"}`);
 			}
 			const user = ctx.meta.user;
-			const policy = await this.policyFor(user);
+			const policy = await this.policyFor(ctx, user);
 			this.requireModelAllowed(user, model, policy);
 			if (user) {
 				const budget = await this.limiter.consume(`ai:user:${user.id}`, policy.requestsPerMinute);
@@ -442,14 +458,30 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 			};
 		},
 
-		async policyFor(user: SessionUser | null | undefined): Promise<AiRolePolicy> {
-			let policy: AiPolicy = DEFAULT_AI_POLICY;
-			try {
-				policy = await this.broker.call<AiPolicy>("users.aiPolicyOf");
-			} catch (err) {
-				// Without the users service the defaults apply; the node keeps serving.
-				failureLog(this.broker).report("ai policy", err);
-			}
+		/** The policy of every role, kept on this node: asked of the users service at most every 30 s. */
+		async currentPolicy(ctx: AiContext): Promise<AiPolicy> {
+			const kept = this.policy;
+			if (kept && Date.now() < kept.until) return kept.value;
+			if (kept?.lookup) return kept.lookup;
+			const lookup = ctx
+				.call<AiPolicy>("users.aiPolicyOf")
+				.then((value) => {
+					this.policy = { value, until: Date.now() + POLICY_KEPT_MS };
+					return value;
+				})
+				.catch((err: unknown) => {
+					// Without the users service the last policy (or the defaults) applies; the node keeps serving.
+					failureLog(this.broker).report("ai policy", err);
+					const value = kept?.value ?? DEFAULT_AI_POLICY;
+					this.policy = { value, until: Date.now() + POLICY_RETRY_MS };
+					return value;
+				});
+			this.policy = { value: kept?.value ?? DEFAULT_AI_POLICY, until: 0, lookup };
+			return lookup;
+		},
+
+		async policyFor(ctx: AiContext, user: SessionUser | null | undefined): Promise<AiRolePolicy> {
+			const policy = await this.currentPolicy(ctx);
 			const roles = user?.roles ?? ["admin"];
 			// A user with several roles gets the most generous of each limit.
 			const granted = roles.map((role) => policy[role]).filter(Boolean);
@@ -585,13 +617,28 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 			} catch (err) {
 				this.status = { ...this.status, healthy: false, problem: (err as Error).message, checkedAt: Date.now() };
 			}
-			this.announce();
+			this.announce(true);
 		},
 
-		announce() {
+		/**
+		 * Tells this node's board and gauges at once, and the other nodes at most every 200 ms (two broadcasts per
+		 * request cost more than the rest of a call). Callers count their own requests in flight meanwhile.
+		 */
+		announce(now = false) {
 			this.status = { ...this.status, inFlight: this.queue.inFlight, queued: this.queue.queued, parallel: this.settings.parallel };
 			this.telemetry.load(this.queue.inFlight, this.queue.queued);
 			hostBoard(this.broker).update(this.status);
+			const wait = this.announcedAt + ANNOUNCE_EVERY_MS - Date.now();
+			if (!now && wait > 0) {
+				this.pendingAnnouncement ??= setTimeout(() => {
+					this.pendingAnnouncement = undefined;
+					this.announce(true);
+				}, wait);
+				return;
+			}
+			clearTimeout(this.pendingAnnouncement);
+			this.pendingAnnouncement = undefined;
+			this.announcedAt = Date.now();
 			void this.broker.broadcast("ai.host.status", this.status);
 		},
 	},
@@ -601,6 +648,7 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 		this.running = new Map();
 		this.stopping = new AbortController();
 		this.beats = 0;
+		this.announcedAt = 0;
 		this.status = {
 			nodeID: this.broker.nodeID,
 			healthy: false,
@@ -633,6 +681,7 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 
 	async stopped() {
 		clearInterval(this.heartbeat);
+		clearTimeout(this.pendingAnnouncement);
 		this.stopping.abort(new Error("The AI node is stopping"));
 		this.queue.cancelAll(new HostUnavailableError("The AI node is stopping"));
 		unregisterReadinessProbe(this.broker, "ai-host");

@@ -5,6 +5,7 @@ import { channelRoom, joinRooms, pushToSockets, userRoom } from "../../broker/re
 import { loadSecrets } from "../../lib/config";
 import { FieldCipher } from "../../lib/crypto/field-cipher";
 import { idParam, PLAIN_TEXT, REACTION } from "../../lib/validation";
+import { AiHostsMixin } from "../../mixins/ai-hosts.mixin";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
 import type { AssistantJob, ChannelView, ChatMemberEvent, ChatMessageEvent, ChatTypingEvent, MemberRole, MessageView, UnreadView } from "../../types/chat";
 import { MAX_MESSAGE_LENGTH } from "../../types/contract";
@@ -80,7 +81,8 @@ const messageText = { type: "string", trim: true, min: 1, max: MAX_MESSAGE_LENGT
 /** Channels, membership, messages with threads, reactions, mentions and read markers (DESIGN §3). */
 const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServiceThis<ChatTables>> = {
 	name: "chat",
-	mixins: [createDbMixin({ database: "chat", migrations: chatMigrations, defineTables: defineChatTables })],
+	// It calls ai.*: the AI strategies on its node need the hosts' heartbeats.
+	mixins: [createDbMixin({ database: "chat", migrations: chatMigrations, defineTables: defineChatTables }), AiHostsMixin],
 	settings: { rest: "/", assistant: DEFAULT_ASSISTANT_SETTINGS },
 
 	actions: {

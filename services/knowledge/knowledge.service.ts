@@ -9,6 +9,7 @@ import { RedisConnection } from "../../lib/state/redis";
 import { DEFAULT_EXACT_LIMIT } from "../../lib/vector/adaptive-index";
 import { fromFloat32Blob, toFloat32Blob } from "../../lib/vector/float32-blob";
 import { idParam, PLAIN_TEXT, PRINTABLE } from "../../lib/validation";
+import { AiHostsMixin } from "../../mixins/ai-hosts.mixin";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
 import type { AiChatAnswer, AiChatParams, AiEmbedAnswer, AiEmbedParams } from "../../types/ai";
 import type { ChannelType, ChatMessageEvent } from "../../types/chat";
@@ -154,7 +155,8 @@ function indexedChunk(row: Pick<ChunkRow, "id" | "model" | "channelId" | "vector
  */
 const KnowledgeService: ServiceSchema<KnowledgeSettings, KnowledgeMethods, KnowledgeState & DbServiceThis<KnowledgeTables>> = {
 	name: "knowledge",
-	mixins: [createDbMixin({ database: "knowledge", migrations: knowledgeMigrations, defineTables: defineKnowledgeTables })],
+	// It calls ai.*: the AI strategies on its node need the hosts' heartbeats.
+	mixins: [createDbMixin({ database: "knowledge", migrations: knowledgeMigrations, defineTables: defineKnowledgeTables }), AiHostsMixin],
 	settings: {
 		rest: "/",
 		indexChat: process.env.KNOWLEDGE_INDEX_CHAT !== "false",
