@@ -48,6 +48,12 @@ export class RateLimiter {
 		private readonly windowMs = 60_000,
 		private readonly shared?: SharedCounters,
 		private readonly onFailure: (err: Error) => void = () => undefined,
+		/**
+		 * "turn": a decision far from the budget is given at the end of the event loop's turn, with the other requests
+		 * read in it (a gateway's next NATS requests then leave in fewer writes). "now": at once, before the count is
+		 * sent (an ai node's request goes straight to its host).
+		 */
+		private readonly answerFarFromBudget: "turn" | "now" = "turn",
 	) {
 		this.sweeper = setInterval(() => this.sweep(), windowMs);
 		this.sweeper.unref();
@@ -64,9 +70,9 @@ export class RateLimiter {
 		const expected = (current?.count ?? 0) + (this.unconfirmed.get(key) ?? 0) + 1;
 		const counted = new Promise<RateLimitDecision>((resolve) => this.enqueue(key, limit, resolve));
 		if (expected > limit / 2) return counted;
-		// Far from the budget: answered without waiting for the shared count, at the end of this turn of the event
-		// loop with the other requests read in it, so what they send next (e.g. NATS requests) leaves in fewer writes.
+		// Far from the budget: answered without waiting for the shared count (see answerFarFromBudget for when).
 		const decision = this.decide(expected, current?.endsAt ?? now + this.windowMs, limit);
+		if (this.answerFarFromBudget === "now") return Promise.resolve(decision);
 		return new Promise((resolve) => setImmediate(resolve, decision));
 	}
 

@@ -664,7 +664,7 @@ const AiService: ServiceSchema<AiSettings, AiMethods, AiState> = {
 		const failures = failureLog(this.broker);
 		this.redis = this.settings.redisUrl ? new RedisConnection(this.settings.redisUrl, failures.reporter("redis")) : undefined;
 		const prefix = `colony:${this.broker.namespace}:`;
-		this.limiter = new RateLimiter(Number.MAX_SAFE_INTEGER, 60_000, this.redis && new RedisCounters(this.redis, prefix), failures.reporter("shared ai rate limit"));
+		this.limiter = new RateLimiter(Number.MAX_SAFE_INTEGER, 60_000, this.redis && new RedisCounters(this.redis, prefix), failures.reporter("shared ai rate limit"), "now");
 		this.embeddings = new EmbeddingCache(this.redis, prefix);
 		this.telemetry = new AiTelemetry(this.broker);
 	},
