@@ -41,7 +41,8 @@ export interface UnreadView {
 
 export interface ChatMessageEvent {
 	message: MessageView;
-	channel: { id: number; type: ChannelType };
+	/** `memberIds`: the two people of a direct channel (absent for the others). */
+	channel: { id: number; type: ChannelType; memberIds?: number[] };
 }
 
 export interface ChatTypingEvent {

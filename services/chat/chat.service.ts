@@ -593,7 +593,8 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 		},
 
 		async publish(ctx: Emitter, event: MessageEventName, channel: ChannelRow, message: MessageView) {
-			ctx.emit<ChatMessageEvent>(event, { message, channel: { id: channel.id, type: channel.type } });
+			const memberIds = channel.type === "direct" && channel.directKey ? channel.directKey.split(":").map(Number) : undefined;
+			ctx.emit<ChatMessageEvent>(event, { message, channel: { id: channel.id, type: channel.type, ...(memberIds ? { memberIds } : {}) } });
 			await pushToSockets(ctx, { rooms: [channelRoom(channel.id)], event: SOCKET_EVENTS[event], data: message });
 		},
 
