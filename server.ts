@@ -7,6 +7,7 @@ import AiService from "./services/ai/ai.service";
 import ApiService from "./services/api/api.service";
 import ChatService from "./services/chat/chat.service";
 import KnowledgeService from "./services/knowledge/knowledge.service";
+import TasksService from "./services/tasks/tasks.service";
 import UsersService from "./services/users/users.service";
 
 /** Every service this codebase can run, by the name `SERVICES` uses. */
@@ -14,6 +15,7 @@ export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
 	api: ApiService as unknown as ServiceSchema,
 	users: UsersService as unknown as ServiceSchema,
 	chat: ChatService as unknown as ServiceSchema,
+	tasks: TasksService as unknown as ServiceSchema,
 	ai: AiService as unknown as ServiceSchema,
 	knowledge: KnowledgeService as unknown as ServiceSchema,
 };

@@ -139,6 +139,11 @@ export interface TaskUpdatedEvent extends Watched {
 	task: TaskView;
 	changes: string[];
 	by: number;
+	/**
+	 * Set when the platform made the change by itself (the AI's triage, applied because the project opted in);
+	 * `by` is then the task's creator, in whose name the triage ran.
+	 */
+	automatic?: true;
 }
 
 export interface TaskCommentedEvent extends Watched {
@@ -155,4 +160,9 @@ export interface TaskDueSoonEvent extends Watched {
 export interface TaskDeletedEvent {
 	task: TaskView;
 	by: number;
+}
+
+/** A job on the tasks service's durable queue (`tasks.triage.jobs`): triage this task with the AI. */
+export interface TriageJob {
+	taskId: number;
 }
