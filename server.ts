@@ -7,6 +7,7 @@ import AiService from "./services/ai/ai.service";
 import ApiService from "./services/api/api.service";
 import ChatService from "./services/chat/chat.service";
 import KnowledgeService from "./services/knowledge/knowledge.service";
+import NotificationsService from "./services/notifications/notifications.service";
 import TasksService from "./services/tasks/tasks.service";
 import UsersService from "./services/users/users.service";
 
@@ -18,6 +19,7 @@ export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
 	tasks: TasksService as unknown as ServiceSchema,
 	ai: AiService as unknown as ServiceSchema,
 	knowledge: KnowledgeService as unknown as ServiceSchema,
+	notifications: NotificationsService as unknown as ServiceSchema,
 };
 
 /** The health and metrics port of a node without the gateway (DESIGN §1). */

@@ -14,6 +14,13 @@ export interface PublicUser {
 	assistant?: true;
 }
 
+/** Where to write to a user (`users.contact`, internal): for notifications by email. */
+export interface UserContact {
+	id: number;
+	displayName: string;
+	email: string;
+}
+
 /** The account the AI assistant writes as (`users.assistant`). */
 export interface AssistantAccount {
 	id: number;

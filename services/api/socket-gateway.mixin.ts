@@ -159,6 +159,16 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 			},
 		},
 
+		/** For other services (notifications): who is connected, without a caller. */
+		presenceOf: {
+			visibility: "public",
+			idempotent: true,
+			params: { ids: { type: "array", items: { type: "number", integer: true, positive: true }, min: 1, max: 1_000 } },
+			async handler(ctx: Context<{ ids: number[] }>): Promise<Record<number, PresenceStatus>> {
+				return this.presence.statusOf([...new Set(ctx.params.ids)]);
+			},
+		},
+
 		setPresence: {
 			rest: "PUT /presence",
 			access: "user",

@@ -19,6 +19,7 @@ import type {
 	PublicUser,
 	AssistantAccount,
 	RequestMeta,
+	UserContact,
 	SessionUser,
 	SessionChangedEvent,
 	SessionRevokedEvent,
@@ -346,6 +347,18 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			params: {},
 			handler(): AssistantAccount {
 				return this.assistantAccount;
+			},
+		},
+
+		/** For the notifications service: where to write to a user (their email, opened here) and the name to use. */
+		contact: {
+			visibility: "public",
+			idempotent: true,
+			params: { id: idParam },
+			async handler(ctx: Context<{ id: number }>): Promise<UserContact | null> {
+				const row = (await this.tables.users.findByPk(ctx.params.id))?.get({ plain: true });
+				if (!row || isAssistantRow(row)) return null;
+				return { id: row.id, displayName: row.displayName, email: this.cipher.decrypt(row.emailCiphertext, "users.email") };
 			},
 		},
 

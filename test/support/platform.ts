@@ -5,6 +5,7 @@ import ApiService, { type ApiSettings } from "../../services/api/api.service";
 import type { SocketGatewaySettings } from "../../services/api/socket-gateway.mixin";
 import AiService, { type AiSettings } from "../../services/ai/ai.service";
 import ChatService, { type ChatSettings } from "../../services/chat/chat.service";
+import NotificationsService, { type NotificationsSettings } from "../../services/notifications/notifications.service";
 import UsersService, { type UsersSettings } from "../../services/users/users.service";
 import type { TokenPair } from "../../types/users";
 import { createBrokerOptions } from "../../moleculer.config";
@@ -28,6 +29,14 @@ export function chatService(settings: Partial<ChatSettings> = {}): ServiceSchema
 	return {
 		...(ChatService as unknown as ServiceSchema),
 		settings: { ...ChatService.settings, databaseUri: "sqlite::memory:", ...settings },
+	};
+}
+
+/** Notifications on an in-memory database; mail is written to the log unless a test gives `smtpUrl`. */
+export function notificationsService(settings: Partial<NotificationsSettings> = {}): ServiceSchema {
+	return {
+		...(NotificationsService as unknown as ServiceSchema),
+		settings: { ...NotificationsService.settings, databaseUri: "sqlite::memory:", smtpUrl: undefined, ...settings },
 	};
 }
 
@@ -61,7 +70,11 @@ export interface PlatformOptions {
 	chat?: Partial<ChatSettings>;
 	/** Runs an ai node too, bound to this (test) Ollama. */
 	ai?: Partial<AiSettings> & { ollamaHost: string };
+	/** Runs the notifications service too, with these settings. */
+	notifications?: Partial<NotificationsSettings>;
 	api?: Partial<ApiSettings & SocketGatewaySettings>;
+	/** More services on the same broker (e.g. tasks). */
+	services?: ServiceSchema[];
 	broker?: BrokerOptions;
 }
 
@@ -76,6 +89,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
 	broker.createService(usersService(options.users));
 	if (options.chat) broker.createService(chatService(options.chat));
 	if (options.ai) broker.createService(aiService(options.ai));
+	if (options.notifications) broker.createService(notificationsService(options.notifications));
+	for (const schema of options.services ?? []) broker.createService(schema);
 	broker.createService(apiService(options.api));
 	await broker.start();
 	return { broker, client: new RestClient(gatewayUrl(broker)) };
