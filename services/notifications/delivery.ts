@@ -64,6 +64,11 @@ export class NotificationDelivery {
 		const { tables, clock } = this.host;
 		const row = (await tables.notifications.findByPk(notificationId))?.get({ plain: true });
 		if (!row || row.state !== "pending") return;
+		// Seen in the app already (e.g. while quiet hours held it): nothing more to tell.
+		if (row.readAt) {
+			await this.setState(row.id, "delivered");
+			return;
+		}
 		const now = clock.now();
 		if (row.deliverAfter && new Date(row.deliverAfter).getTime() > now) return;
 		const preferences = await this.host.preferencesFor(row.userId);
@@ -141,7 +146,9 @@ export class NotificationDelivery {
 			if (digestId !== null) sent += 1;
 		}
 		const unsent = await tables.digests.findAll({ where: { sentAt: { [Op.is]: null } }, limit: 100 });
-		for (const digest of unsent.map((entry) => entry.get({ plain: true }))) await this.sendDigest(digest.id, digest.userId);
+		for (const digest of unsent.map((entry) => entry.get({ plain: true }))) {
+			if (await this.claimDigestSend(digest.id)) await this.sendDigest(digest.id, digest.userId);
+		}
 		return sent;
 	}
 
@@ -158,6 +165,16 @@ export class NotificationDelivery {
 			await tables.digests.update({ count }, { where: { id: digest.id }, transaction });
 			return digest.id;
 		});
+	}
+
+	/** Of several notifications nodes ticking at once, one sends a digest; a claim whose node died is taken again. */
+	private async claimDigestSend(digestId: number): Promise<boolean> {
+		const stale = new Date(Date.now() - this.settings.staleClaimMs);
+		const [taken] = await this.host.tables.digests.update(
+			{ claimedAt: new Date() },
+			{ where: { id: digestId, sentAt: { [Op.is]: null }, [Op.or]: [{ claimedAt: { [Op.is]: null } }, { claimedAt: { [Op.lt]: stale } }] } },
+		);
+		return taken === 1;
 	}
 
 	private async sendDigest(digestId: number, userId: number): Promise<void> {
@@ -177,6 +194,7 @@ export class NotificationDelivery {
 			await tables.digests.update({ sentAt: new Date(this.host.clock.now()) }, { where: { id: digestId } });
 		} catch (err) {
 			// Left unsent: the next tick tries this digest again, with the same Message-ID.
+			await tables.digests.update({ claimedAt: null }, { where: { id: digestId } });
 			this.host.logger.warn(`The digest ${digestId} could not be mailed: ${(err as Error).message}`);
 		}
 	}

@@ -44,6 +44,8 @@ export interface DigestRow {
 	userId: number;
 	count: number;
 	sentAt: Date | null;
+	/** When a node took it to send: another node leaves it alone until the claim is stale. */
+	claimedAt: Date | null;
 	createdAt: Date;
 }
 
@@ -71,7 +73,7 @@ export interface PushSubscriptionRow {
 
 type NotificationModel = Model<NotificationRow, Optional<NotificationRow, "id" | "createdAt" | "updatedAt" | "deliverAfter" | "digestId" | "readAt">>;
 type DeliveryModel = Model<DeliveryRow, Optional<DeliveryRow, "id" | "createdAt" | "updatedAt" | "detail">>;
-type DigestModel = Model<DigestRow, Optional<DigestRow, "id" | "createdAt" | "sentAt">>;
+type DigestModel = Model<DigestRow, Optional<DigestRow, "id" | "createdAt" | "sentAt" | "claimedAt">>;
 type PreferenceModel = Model<PreferenceRow, Optional<PreferenceRow, "createdAt" | "updatedAt">>;
 type PushSubscriptionModel = Model<PushSubscriptionRow, Optional<PushSubscriptionRow, "id" | "createdAt">>;
 
@@ -123,6 +125,7 @@ export function defineNotificationsTables(db: Sequelize): NotificationsTables {
 				userId: { type: DataTypes.INTEGER, allowNull: false },
 				count: { type: DataTypes.INTEGER, allowNull: false },
 				sentAt: { type: DataTypes.DATE, allowNull: true },
+				claimedAt: { type: DataTypes.DATE, allowNull: true },
 			},
 			{ tableName: "notification_digests", updatedAt: false },
 		),

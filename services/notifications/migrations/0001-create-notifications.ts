@@ -44,6 +44,7 @@ const migration: Migration = {
 			userId: { type: DataTypes.INTEGER, allowNull: false },
 			count: { type: DataTypes.INTEGER, allowNull: false },
 			sentAt: { type: DataTypes.DATE, allowNull: true },
+			claimedAt: { type: DataTypes.DATE, allowNull: true },
 			createdAt: { type: DataTypes.DATE, allowNull: false },
 		});
 
