@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Agent } from "node:https";
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 import webpush, { WebPushError } from "web-push";
 import { dataDir, isProduction } from "../config";
@@ -70,4 +71,19 @@ export class PushSender {
 			throw err;
 		}
 	}
+}
+
+/**
+ * The server POSTs to a subscription's endpoint: in production only https to a named host, never an address
+ * literal or localhost, so a subscription cannot aim the notifications node at the internal network.
+ */
+export function isPublicPushEndpoint(endpoint: string): boolean {
+	let url: URL;
+	try {
+		url = new URL(endpoint);
+	} catch {
+		return false;
+	}
+	const host = url.hostname.toLowerCase();
+	return url.protocol === "https:" && !isIP(host.replace(/^\[|\]$/g, "")) && host !== "localhost" && !host.endsWith(".localhost") && host.includes(".");
 }

@@ -7,7 +7,7 @@ import { loadSecrets } from "../../lib/config";
 import { FieldCipher } from "../../lib/crypto/field-cipher";
 import { createMailer, type Mailer } from "../../lib/notify/mailer";
 import { isTimeZone } from "../../lib/notify/quiet-hours";
-import { loadVapidKeys, PushSender, type PushTarget } from "../../lib/notify/web-push";
+import { isPublicPushEndpoint, loadVapidKeys, PushSender, type PushTarget } from "../../lib/notify/web-push";
 import { idParam } from "../../lib/validation";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
 import type { AssistantRepliedEvent, ChannelView, ChatMessageEvent } from "../../types/chat";
@@ -229,9 +229,9 @@ const NotificationsService: ServiceSchema<NotificationsSettings, NotificationsMe
 				keys: { type: "object", strict: true, props: { p256dh: { type: "string", min: 16, max: 200, pattern: /^[A-Za-z0-9_-]+=*$/ }, auth: { type: "string", min: 8, max: 100, pattern: /^[A-Za-z0-9_-]+=*$/ } } },
 			},
 			async handler(ctx: NotificationsContext<PushSubscriptionInput>): Promise<{ subscribed: true }> {
-				if (!ctx.params.endpoint.startsWith("https://") && process.env.NODE_ENV === "production") {
+				if (process.env.NODE_ENV === "production" && !isPublicPushEndpoint(ctx.params.endpoint)) {
 					throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
-						{ field: "endpoint", type: "url", message: "A push endpoint must be an https:// address." },
+						{ field: "endpoint", type: "url", message: "A push endpoint must be an https:// address of a push service, by name." },
 					]);
 				}
 				const endpointIndex = this.cipher.blindIndex(`push:${ctx.params.endpoint}`);

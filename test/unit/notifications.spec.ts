@@ -8,6 +8,8 @@ import { join } from "node:path";
 import type { Socket } from "socket.io-client";
 import { Op } from "sequelize";
 import { ManualClock } from "../../lib/clock";
+import { quietUntil } from "../../lib/notify/quiet-hours";
+import { isPublicPushEndpoint } from "../../lib/notify/web-push";
 import type { NotificationsTables } from "../../services/notifications/tables";
 import type { ChannelView, MessageView } from "../../types/chat";
 import type { NotificationPage, NotificationPreferences, NotificationView } from "../../types/notifications";
@@ -371,5 +373,26 @@ describe("the digest with an AI host up", () => {
 		expect(asked.messages.find((message) => message.role === "user")?.content).toContain("amy moved “Dig 2” to done");
 		expect(digest.text.split("\n")[0]).not.toMatch(/^- /);
 		expect(digest.text).toContain("- amy moved “Dig 0” to done");
+	});
+});
+
+describe("the rules notifications are sent by", () => {
+	it("counts quiet hours in the person's time zone, across midnight, to the minute they end", () => {
+		const paris = (iso: string) => quietUntil(Date.parse(iso), "Europe/Paris", "22:00", "07:00");
+		expect(paris("2026-11-27T20:59:00Z")).toBeNull(); // 21:59 in Paris
+		expect(paris("2026-11-27T21:00:00Z")).toBe(Date.parse("2026-11-28T06:00:00Z"));
+		expect(paris("2026-11-28T05:59:30Z")).toBe(Date.parse("2026-11-28T06:00:00Z"));
+		expect(paris("2026-11-28T06:00:00Z")).toBeNull();
+		expect(quietUntil(Date.parse("2026-11-27T03:00:00Z"), "Asia/Tokyo", "09:00", "17:00")).toBe(Date.parse("2026-11-27T08:00:00Z")); // 12:00 to 17:00 in Tokyo
+		expect(quietUntil(Date.parse("2026-11-27T13:00:00Z"), "Asia/Tokyo", "09:00", "17:00")).toBeNull(); // 22:00 in Tokyo
+		expect(quietUntil(Date.parse("2026-11-27T13:00:00Z"), "UTC", "08:00", "08:00")).toBeNull();
+	});
+
+	it("lets a production server push only to push services by name, never to an address on its own network", () => {
+		expect(isPublicPushEndpoint("https://fcm.googleapis.com/fcm/send/abc")).toBe(true);
+		expect(isPublicPushEndpoint("https://updates.push.services.mozilla.com/wpush/v2/abc")).toBe(true);
+		for (const endpoint of ["http://fcm.googleapis.com/x", "https://127.0.0.1/x", "https://10.0.0.5:8443/x", "https://[::1]/x", "https://localhost/x", "https://redis/x", "https://a.localhost/x", "not a url"]) {
+			expect([endpoint, isPublicPushEndpoint(endpoint)]).toEqual([endpoint, false]);
+		}
 	});
 });
