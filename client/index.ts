@@ -10,8 +10,14 @@ export {
 	type HttpMethod,
 	type MessagePage,
 	type NewChannel,
+	type NewProject,
+	type NewTask,
+	type PreferencesChange,
 	type RegisterInput,
 	type RequestOptions,
+	type TaskChange,
+	type TaskPage,
+	type TaskQuery,
 } from "./rest-client";
 export {
 	MAX_MESSAGE_LENGTH,
@@ -36,3 +42,5 @@ export {
 } from "./storage";
 export type { AiDeltaEvent, AiDoneEvent, ChannelType, ChannelView, ChatTypingEvent, MessageView, ReactionView, UnreadView } from "../types/chat";
 export type { PublicUser, TokenPair } from "../types/users";
+export type { ActivityView, CommentView, ProjectRole, ProjectView, TaskPriority, TaskView, TriageView, Workflow, WorkflowState, WorkflowTransition } from "../types/tasks";
+export type { ChannelChoice, NotificationPage, NotificationPreferences, NotificationPriority, NotificationType, NotificationView, PushSubscriptionInput } from "../types/notifications";

@@ -1,4 +1,6 @@
 import type { ChannelView, MessageView, UnreadView } from "../types/chat";
+import type { NotificationPage, NotificationPreferences, NotificationType, ChannelChoice, NotificationView, PushSubscriptionInput } from "../types/notifications";
+import type { ActivityView, CommentView, ProjectRole, ProjectView, TaskPriority, TaskView, Workflow } from "../types/tasks";
 import type { PublicUser, TokenPair } from "../types/users";
 import { ColonyApiError } from "./errors";
 import { MemoryTokenStorage, type StoredSession, type TokenStorage } from "./storage";
@@ -63,6 +65,48 @@ export interface HistoryQuery {
 export interface MessagePage {
 	items: MessageView[];
 	nextCursor: string | null;
+}
+
+export interface NewProject {
+	name: string;
+	description?: string;
+	members?: number[];
+	/** Apply the AI's triage suggestions to new tasks by itself. */
+	autoApplyTriage?: boolean;
+}
+
+export interface NewTask {
+	title: string;
+	description?: string;
+	priority?: TaskPriority;
+	assigneeId?: number;
+	labels?: string[];
+	/** ISO 8601. */
+	dueDate?: string;
+}
+
+/** The fields to change, and the version they were read at: a stale version is refused with 409. */
+export type TaskChange = { version: number } & Partial<{ title: string; description: string | null; priority: TaskPriority; assigneeId: number | null; labels: string[]; dueDate: string | null }>;
+
+export interface TaskQuery {
+	status?: string;
+	assigneeId?: number;
+	label?: string;
+	dueBefore?: string;
+	cursor?: string;
+	limit?: number;
+}
+
+export interface TaskPage {
+	items: TaskView[];
+	nextCursor: string | null;
+}
+
+export interface PreferencesChange {
+	timeZone?: string;
+	quietHours?: { start: string; end: string } | null;
+	digest?: Partial<NotificationPreferences["digest"]>;
+	channels?: Partial<Record<NotificationType, Partial<ChannelChoice>>>;
 }
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -195,6 +239,114 @@ export class ColonyRestClient {
 
 	async unread(): Promise<UnreadView[]> {
 		return (await this.request<{ items: UnreadView[] }>("GET", "/channels/unread")).items;
+	}
+
+	async listProjects(): Promise<ProjectView[]> {
+		return (await this.request<{ items: ProjectView[] }>("GET", "/projects")).items;
+	}
+
+	async createProject(project: NewProject): Promise<ProjectView> {
+		return (await this.request<{ project: ProjectView }>("POST", "/projects", { body: project })).project;
+	}
+
+	async getProject(projectId: number): Promise<ProjectView> {
+		return (await this.request<{ project: ProjectView }>("GET", `/projects/${projectId}`)).project;
+	}
+
+	/** Adds a member, or changes a member's role (project admins only). */
+	async setProjectMember(projectId: number, userId: number, role?: ProjectRole): Promise<ProjectView> {
+		return (await this.request<{ project: ProjectView }>("POST", `/projects/${projectId}/members`, { body: { userId, ...(role ? { role } : {}) } })).project;
+	}
+
+	async removeProjectMember(projectId: number, userId: number): Promise<ProjectView> {
+		return (await this.request<{ project: ProjectView }>("DELETE", `/projects/${projectId}/members/${userId}`)).project;
+	}
+
+	async getWorkflow(projectId: number): Promise<Workflow> {
+		return (await this.request<{ workflow: Workflow }>("GET", `/projects/${projectId}/workflow`)).workflow;
+	}
+
+	async setWorkflow(projectId: number, workflow: Workflow): Promise<Workflow> {
+		return (await this.request<{ workflow: Workflow }>("PUT", `/projects/${projectId}/workflow`, { body: workflow })).workflow;
+	}
+
+	listTasks(projectId: number, query: TaskQuery = {}): Promise<TaskPage> {
+		return this.request<TaskPage>("GET", `/projects/${projectId}/tasks`, { query: { ...query } });
+	}
+
+	async createTask(projectId: number, task: NewTask): Promise<TaskView> {
+		return (await this.request<{ task: TaskView }>("POST", `/projects/${projectId}/tasks`, { body: task })).task;
+	}
+
+	async getTask(taskId: number): Promise<TaskView> {
+		return (await this.request<{ task: TaskView }>("GET", `/tasks/${taskId}`)).task;
+	}
+
+	async updateTask(taskId: number, change: TaskChange): Promise<TaskView> {
+		return (await this.request<{ task: TaskView }>("PATCH", `/tasks/${taskId}`, { body: change })).task;
+	}
+
+	async deleteTask(taskId: number): Promise<TaskView> {
+		return (await this.request<{ task: TaskView }>("DELETE", `/tasks/${taskId}`)).task;
+	}
+
+	/** Moves a task to another state of its project's workflow; one it may not reach is refused with 422 ILLEGAL_TRANSITION. */
+	async moveTask(taskId: number, to: string, version?: number): Promise<TaskView> {
+		return (await this.request<{ task: TaskView }>("POST", `/tasks/${taskId}/transition`, { body: { to, ...(version !== undefined ? { version } : {}) } })).task;
+	}
+
+	async comments(taskId: number): Promise<CommentView[]> {
+		return (await this.request<{ items: CommentView[] }>("GET", `/tasks/${taskId}/comments`)).items;
+	}
+
+	async addComment(taskId: number, text: string): Promise<CommentView> {
+		return (await this.request<{ comment: CommentView }>("POST", `/tasks/${taskId}/comments`, { body: { text } })).comment;
+	}
+
+	async activity(taskId: number): Promise<ActivityView[]> {
+		return (await this.request<{ items: ActivityView[] }>("GET", `/tasks/${taskId}/activity`)).items;
+	}
+
+	async watchTask(taskId: number, watching = true): Promise<number[]> {
+		return (await this.request<{ watcherIds: number[] }>(watching ? "POST" : "DELETE", `/tasks/${taskId}/watch`, watching ? { body: {} } : {})).watcherIds;
+	}
+
+	async applyTriage(taskId: number, version?: number): Promise<TaskView> {
+		return (await this.request<{ task: TaskView }>("POST", `/tasks/${taskId}/triage/apply`, { body: version !== undefined ? { version } : {} })).task;
+	}
+
+	notifications(query: { unread?: boolean; cursor?: string; limit?: number } = {}): Promise<NotificationPage> {
+		return this.request<NotificationPage>("GET", "/notifications", { query: { ...query } });
+	}
+
+	/** Marks one notification read and answers with it and the unread count left. */
+	markNotificationRead(notificationId: number): Promise<{ notification: NotificationView; unread: number }> {
+		return this.request("POST", `/notifications/${notificationId}/read`, { body: {} });
+	}
+
+	markAllNotificationsRead(): Promise<{ read: number; unread: number }> {
+		return this.request("POST", "/notifications/read-all", { body: {} });
+	}
+
+	notificationPreferences(): Promise<NotificationPreferences> {
+		return this.request<NotificationPreferences>("GET", "/notifications/preferences");
+	}
+
+	setNotificationPreferences(change: PreferencesChange): Promise<NotificationPreferences> {
+		return this.request<NotificationPreferences>("PUT", "/notifications/preferences", { body: change });
+	}
+
+	/** The server's VAPID public key, for `PushManager.subscribe({ applicationServerKey })`. */
+	async pushKey(): Promise<string> {
+		return (await this.request<{ publicKey: string }>("GET", "/notifications/push/key")).publicKey;
+	}
+
+	async subscribePush(subscription: PushSubscriptionInput): Promise<void> {
+		await this.request("POST", "/notifications/push/subscriptions", { body: subscription });
+	}
+
+	async unsubscribePush(endpoint: string): Promise<void> {
+		await this.request("DELETE", "/notifications/push/subscriptions", { body: { endpoint } });
 	}
 
 	/** A valid access token, refreshed first when it is about to expire (or when asked to). */

@@ -1,6 +1,7 @@
 import { io, type ManagerOptions, type Socket } from "socket.io-client";
 import type { AiDeltaEvent, AiDoneEvent, ChatTypingEvent, MessageView } from "../types/chat";
 import { MAX_MESSAGE_LENGTH, type PresenceStatus } from "../types/contract";
+import type { NotificationView } from "../types/notifications";
 import { ColonyApiError, type ErrorBody } from "./errors";
 import { Outbox, type OutboxItem } from "./outbox";
 import { MemoryOutboxStorage, type OutboxStorage } from "./storage";
@@ -41,6 +42,8 @@ export interface BridgeEvents {
 	/** The assistant's answer is complete; its message also arrives as `chat.message`. */
 	"ai.done": AiDoneEvent;
 	presence: { userId: number; status: PresenceStatus };
+	/** A notification for the signed-in user (mention, assignment, …), as it is stored. */
+	notification: NotificationView;
 	/** The server ended this session (sign-out, revoked); the bridge does not reconnect. */
 	"session.ended": { type?: string; reason: string };
 	connected: { reconnect: boolean };
@@ -327,6 +330,7 @@ export class WebSocketBridge {
 		socket.on("ai.delta", (delta: AiDeltaEvent) => this.emit("ai.delta", delta));
 		socket.on("ai.done", (done: AiDoneEvent) => this.emit("ai.done", done));
 		socket.on("presence", (presence: BridgeEvents["presence"]) => this.emit("presence", presence));
+		socket.on("notification", (notification: NotificationView) => this.emit("notification", notification));
 		socket.on("session.expiring", () => void this.renewToken(socket));
 		socket.on("session.ended", (ended: BridgeEvents["session.ended"]) => {
 			if (ended.type === "TOKEN_EXPIRED" && this.renewableToken) {

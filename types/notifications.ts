@@ -40,11 +40,14 @@ export interface ChannelChoice {
 
 export interface NotificationPreferences {
 	/** IANA time zone the quiet hours are read in, e.g. `Europe/Paris`. */
-	timezone: string;
+	timeZone: string;
 	/** `HH:MM`–`HH:MM` local time during which nothing is delivered (held until it ends); null: none. */
 	quietHours: { start: string; end: string } | null;
-	/** How long low-priority notifications are gathered before one digest email. */
-	digestWindowMinutes: number;
+	/**
+	 * Low-priority notifications (comments, status changes of watched tasks, the assistant's replies) for a person
+	 * who is away: gathered over `windowMinutes` into one email when `enabled`, each sent on its own otherwise.
+	 */
+	digest: { enabled: boolean; windowMinutes: number };
 	channels: Record<NotificationType, ChannelChoice>;
 }
 

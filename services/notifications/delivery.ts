@@ -72,7 +72,7 @@ export class NotificationDelivery {
 		const now = clock.now();
 		if (row.deliverAfter && new Date(row.deliverAfter).getTime() > now) return;
 		const preferences = await this.host.preferencesFor(row.userId);
-		const quietEnd = preferences.quietHours ? quietUntil(now, preferences.timezone, preferences.quietHours.start, preferences.quietHours.end) : null;
+		const quietEnd = preferences.quietHours ? quietUntil(now, preferences.timeZone, preferences.quietHours.start, preferences.quietHours.end) : null;
 		if (quietEnd !== null) {
 			await this.holdUntil(row.id, quietEnd);
 			return;
@@ -87,10 +87,10 @@ export class NotificationDelivery {
 			return;
 		}
 		const choice = preferences.channels[row.type];
-		if (row.priority === "low") {
+		if (row.priority === "low" && preferences.digest.enabled) {
 			// Waits for the digest email, due a window after the first one waiting; a person who does not want this
-			// type by email gets it in the app only.
-			if (choice.email) await this.gatherForDigest(row.id, now + preferences.digestWindowMinutes * 60_000);
+			// type by email gets it in the app only. Without the digest it goes out on its own, as the others do.
+			if (choice.email) await this.gatherForDigest(row.id, now + preferences.digest.windowMinutes * 60_000);
 			else await this.setState(row.id, "delivered");
 			return;
 		}
@@ -141,7 +141,7 @@ export class NotificationDelivery {
 		for (const [userId, due] of dueAt) {
 			if (due > now) continue;
 			const preferences = await this.host.preferencesFor(userId);
-			if (preferences.quietHours && quietUntil(now, preferences.timezone, preferences.quietHours.start, preferences.quietHours.end) !== null) continue;
+			if (preferences.quietHours && quietUntil(now, preferences.timeZone, preferences.quietHours.start, preferences.quietHours.end) !== null) continue;
 			const digestId = await this.claimDigest(userId);
 			if (digestId !== null) sent += 1;
 		}

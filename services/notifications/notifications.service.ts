@@ -66,9 +66,9 @@ type NotificationsContext<P = unknown> = Context<P, CallerMeta>;
 type Session = Omit<SessionUser, "tokenId" | "tokenExpiresAt" | "sessionId">;
 
 interface PreferencesInput {
-	timezone?: string;
+	timeZone?: string;
 	quietHours?: { start: string; end: string } | null;
-	digestWindowMinutes?: number;
+	digest?: { enabled?: boolean; windowMinutes?: number };
 	channels?: Partial<Record<NotificationType, Partial<ChannelChoice>>>;
 }
 
@@ -183,23 +183,28 @@ const NotificationsService: ServiceSchema<NotificationsSettings, NotificationsMe
 			idempotent: true,
 			params: {
 				$$strict: true,
-				timezone: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9_+\-/]+$/, optional: true },
+				timeZone: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9_+\-/]+$/, optional: true },
 				quietHours: { type: "object", strict: true, nullable: true, optional: true, props: { start: CLOCK_TIME, end: CLOCK_TIME } },
-				digestWindowMinutes: { type: "number", integer: true, min: 5, max: 24 * 60, optional: true },
+				digest: {
+					type: "object",
+					strict: true,
+					optional: true,
+					props: { enabled: { type: "boolean", optional: true }, windowMinutes: { type: "number", integer: true, min: 5, max: 24 * 60, optional: true } },
+				},
 				channels: { type: "object", strict: true, optional: true, props: Object.fromEntries(NOTIFICATION_TYPES.map((type) => [type, CHANNEL_CHOICE])) },
 			},
 			async handler(ctx: NotificationsContext<PreferencesInput>): Promise<NotificationPreferences> {
-				const { timezone, quietHours, digestWindowMinutes, channels } = ctx.params;
-				if (timezone !== undefined && !isTimeZone(timezone)) {
+				const { timeZone, quietHours, digest, channels } = ctx.params;
+				if (timeZone !== undefined && !isTimeZone(timeZone)) {
 					throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
-						{ field: "timezone", type: "timezone", message: "The 'timezone' field must be an IANA time zone such as 'Europe/Paris'." },
+						{ field: "timeZone", type: "timeZone", message: "The 'timeZone' field must be an IANA time zone such as 'Europe/Paris'." },
 					]);
 				}
 				const current = await this.preferencesFor(ctx.meta.user.id);
 				const next: NotificationPreferences = {
-					timezone: timezone ?? current.timezone,
+					timeZone: timeZone ?? current.timeZone,
 					quietHours: quietHours === undefined ? current.quietHours : quietHours,
-					digestWindowMinutes: digestWindowMinutes ?? current.digestWindowMinutes,
+					digest: { ...current.digest, ...digest },
 					channels: { ...current.channels },
 				};
 				for (const type of NOTIFICATION_TYPES) next.channels[type] = { ...next.channels[type], ...channels?.[type] };

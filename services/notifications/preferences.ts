@@ -9,9 +9,9 @@ const EVERYWHERE: ChannelChoice = { inApp: true, email: true, push: true };
 /** What a person who never changed anything gets: every type, on every channel. */
 export function defaultPreferences(timezone = DEFAULT_TIMEZONE): NotificationPreferences {
 	return {
-		timezone,
+		timeZone: timezone,
 		quietHours: null,
-		digestWindowMinutes: DEFAULT_DIGEST_WINDOW_MINUTES,
+		digest: { enabled: true, windowMinutes: DEFAULT_DIGEST_WINDOW_MINUTES },
 		channels: Object.fromEntries(NOTIFICATION_TYPES.map((type) => [type, { ...EVERYWHERE }])) as Record<NotificationType, ChannelChoice>,
 	};
 }
@@ -24,7 +24,7 @@ export function preferencesOf(row: PreferenceRow | null | undefined): Notificati
 	return {
 		...defaults,
 		quietHours: row.quietStart && row.quietEnd ? { start: row.quietStart, end: row.quietEnd } : null,
-		digestWindowMinutes: row.digestWindowMinutes,
+		digest: { enabled: row.digestEnabled, windowMinutes: row.digestWindowMinutes },
 	};
 }
 
@@ -32,10 +32,11 @@ export function preferencesOf(row: PreferenceRow | null | undefined): Notificati
 export function preferenceRow(userId: number, preferences: NotificationPreferences): Omit<PreferenceRow, "createdAt" | "updatedAt"> {
 	return {
 		userId,
-		timezone: preferences.timezone,
+		timezone: preferences.timeZone,
 		quietStart: preferences.quietHours?.start ?? null,
 		quietEnd: preferences.quietHours?.end ?? null,
-		digestWindowMinutes: preferences.digestWindowMinutes,
+		digestEnabled: preferences.digest.enabled,
+		digestWindowMinutes: preferences.digest.windowMinutes,
 		channels: JSON.stringify(preferences.channels),
 	};
 }

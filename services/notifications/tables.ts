@@ -54,6 +54,7 @@ export interface PreferenceRow {
 	timezone: string;
 	quietStart: string | null;
 	quietEnd: string | null;
+	digestEnabled: boolean;
 	digestWindowMinutes: number;
 	/** JSON: per notification type, { inApp, email, push }; types not listed take the defaults. */
 	channels: string;
@@ -136,6 +137,7 @@ export function defineNotificationsTables(db: Sequelize): NotificationsTables {
 				timezone: { type: DataTypes.STRING(64), allowNull: false },
 				quietStart: { type: DataTypes.STRING(5), allowNull: true },
 				quietEnd: { type: DataTypes.STRING(5), allowNull: true },
+				digestEnabled: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
 				digestWindowMinutes: { type: DataTypes.INTEGER, allowNull: false },
 				channels: { type: DataTypes.TEXT, allowNull: false },
 			},

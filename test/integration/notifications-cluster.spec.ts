@@ -118,7 +118,7 @@ describeIntegration("notifications on two nodes, two gateways and a real SMTP se
 	it("holds an assignment during the assignee's quiet hours in their time zone, and mails it once they end", async () => {
 		const dave = await member("dave");
 		clock.set("2026-11-27T14:30:00Z"); // 23:30 in Tokyo
-		const quiet = await gatewayB.put("/api/v1/notifications/preferences", { timezone: "Asia/Tokyo", quietHours: { start: "22:00", end: "07:00" } }, dave.accessToken);
+		const quiet = await gatewayB.put("/api/v1/notifications/preferences", { timeZone: "Asia/Tokyo", quietHours: { start: "22:00", end: "07:00" } }, dave.accessToken);
 		expect(quiet.status).toBe(200);
 
 		await createTask(gatewayA, amy, project.id, { title: "Dig at dawn", assigneeId: dave.id });

@@ -108,7 +108,7 @@ describe("notifications", () => {
 		for (const socket of sockets.splice(0)) socket.close();
 		await settled();
 		// Back to defaults, nothing left waiting.
-		await preferences(bob, { quietHours: null, timezone: "UTC", digestWindowMinutes: 60, channels: { mention: { inApp: true, email: true, push: true }, status_change: { inApp: true, email: true, push: true } } });
+		await preferences(bob, { quietHours: null, timeZone: "UTC", digest: { enabled: true, windowMinutes: 60 }, channels: { mention: { inApp: true, email: true, push: true }, status_change: { inApp: true, email: true, push: true } } });
 		clock.advance(24 * HOUR);
 		await tick();
 		await settled();
@@ -208,12 +208,13 @@ describe("notifications", () => {
 	describe("preferences", () => {
 		it("starts with every type on every channel, and refuses what it cannot use with a reason", async () => {
 			const defaults = (await platform.client.get<NotificationPreferences>("/api/v1/notifications/preferences", amy.accessToken)).body;
-			expect(defaults).toMatchObject({ timezone: "UTC", quietHours: null, digestWindowMinutes: 60, channels: { mention: { inApp: true, email: true, push: true } } });
+			expect(defaults).toMatchObject({ timeZone: "UTC", quietHours: null, digest: { enabled: true, windowMinutes: 60 }, channels: { mention: { inApp: true, email: true, push: true } } });
 
-			expect((await preferences(amy, { timezone: "Mars/Olympus" })).body).toMatchObject({ code: 422, data: [expect.objectContaining({ field: "timezone" })] });
+			expect((await preferences(amy, { timeZone: "Mars/Olympus" })).body).toMatchObject({ code: 422, data: [expect.objectContaining({ field: "timeZone" })] });
 			expect((await preferences(amy, { quietHours: { start: "25:00", end: "07:00" } })).status).toBe(422);
 			expect((await preferences(amy, { channels: { gossip: { email: true } } })).status).toBe(422);
-			expect((await preferences(amy, { digestWindowMinutes: 1 })).status).toBe(422);
+			expect((await preferences(amy, { digest: { windowMinutes: 1 } })).status).toBe(422);
+			expect((await preferences(amy, { digestWindowMinutes: 60 })).status).toBe(422);
 		});
 
 		it("keeps a type in the app only when its email is off, and drops it when the type is off", async () => {
@@ -233,7 +234,7 @@ describe("notifications", () => {
 	describe("timing", () => {
 		it("holds what comes in quiet hours, in the person's time zone, and delivers it once they end", async () => {
 			clock.set("2026-11-27T22:30:00Z"); // 23:30 in Paris
-			await preferences(bob, { timezone: "Europe/Paris", quietHours: { start: "22:00", end: "07:00" } });
+			await preferences(bob, { timeZone: "Europe/Paris", quietHours: { start: "22:00", end: "07:00" } });
 
 			await broker.emit("tasks.task.assigned", { task: task(200, "Night work"), assigneeId: bob.id, previousAssigneeId: null, by: amy.id });
 			await until(async () => (await listFor(bob)).items.some((item) => item.title.includes("Night work")), "the notification is stored");
@@ -272,6 +273,15 @@ describe("notifications", () => {
 			expect(digest.subject).toBe("Colony: 10 updates for you");
 			for (let i = 0; i < 10; i++) expect(digest.text).toContain(`amy moved “Tunnel ${i}” to done`);
 			expect(digest.text.split("\n")[0]).toMatch(/^- /);
+		});
+
+		it("mails each low-priority notification on its own for a person who switched the digest off", async () => {
+			await preferences(bob, { digest: { enabled: false } });
+			for (let i = 0; i < 2; i++) {
+				await broker.emit("tasks.task.transitioned", { task: task(350 + i, `Alone ${i}`, 2), from: "todo", to: "done", by: amy.id, watcherIds: [bob.id] });
+			}
+			await until(() => mailsToBob().length === 2, "two emails");
+			expect(mailsToBob().map((mail) => mail.subject).sort()).toEqual(["amy moved “Alone 0” to done", "amy moved “Alone 1” to done"]);
 		});
 
 		it("sends urgent ones at once even while a digest is gathering", async () => {

@@ -53,6 +53,7 @@ const migration: Migration = {
 			timezone: { type: DataTypes.STRING(64), allowNull: false },
 			quietStart: { type: DataTypes.STRING(5), allowNull: true },
 			quietEnd: { type: DataTypes.STRING(5), allowNull: true },
+			digestEnabled: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
 			digestWindowMinutes: { type: DataTypes.INTEGER, allowNull: false },
 			channels: { type: DataTypes.TEXT, allowNull: false },
 			...timestamps,
