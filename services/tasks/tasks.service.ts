@@ -50,6 +50,7 @@ interface TasksState {
 	triageJobs: TaskTriage;
 	scheduler?: NodeJS.Timeout;
 	startupSweep?: NodeJS.Timeout;
+	startedAt: number;
 	/** The tick running now: ticks never overlap. */
 	ticking?: Promise<void>;
 }
@@ -786,7 +787,8 @@ const TasksService: ServiceSchema<TasksSettings, TasksMethods, TasksState & DbSe
 			this.ticking = (async () => {
 				try {
 					await this.checkDueDates();
-					await this.triageJobs.sweep();
+					// Without a transporter the queue lives in this process: what it held before the start is gone.
+					await this.triageJobs.sweep(Date.now(), this.broker.transit ? 0 : this.startedAt);
 				} catch (err) {
 					this.logger.warn(`The tasks timer failed this time: ${(err as Error).message}`);
 				}
@@ -818,6 +820,7 @@ const TasksService: ServiceSchema<TasksSettings, TasksMethods, TasksState & DbSe
 	},
 
 	started() {
+		this.startedAt = Date.now();
 		if (this.settings.dueCheckMs > 0) {
 			this.scheduler = setInterval(() => void this.tick(), this.settings.dueCheckMs);
 			this.scheduler.unref();

@@ -166,12 +166,14 @@ export class TaskTriage {
 	 * Queues again the pending triages that have no live job: never queued (the queue was down), given up, or
 	 * whose node died. Each is claimed in one statement, so of several tasks nodes sweeping at once one queues it.
 	 */
-	async sweep(now = Date.now()): Promise<number> {
+	async sweep(now = Date.now(), lostBefore = 0): Promise<number> {
 		if (!this.settings.enabled) return 0;
-		const staleBefore = new Date(now - this.settings.staleAfterMs);
-		const unclaimed = { [Op.or]: [{ triageQueuedAt: { [Op.is]: null } }, { triageQueuedAt: { [Op.lt]: staleBefore } }] };
+		// `lostBefore`: an in-process queue holds no job queued before its process started; those jobs are lost.
+		const claimedBefore = new Date(Math.max(now - this.settings.staleAfterMs, lostBefore));
+		const unclaimed = { [Op.or]: [{ triageQueuedAt: { [Op.is]: null } }, { triageQueuedAt: { [Op.lt]: claimedBefore } }] };
+		const createdBefore = new Date(Math.max(now - FRESH_MS, lostBefore));
 		const rows = await this.host.tables.tasks.findAll({
-			where: { triageStatus: "pending", deletedAt: { [Op.is]: null }, createdAt: { [Op.lt]: new Date(now - FRESH_MS) }, ...unclaimed },
+			where: { triageStatus: "pending", deletedAt: { [Op.is]: null }, createdAt: { [Op.lt]: createdBefore }, ...unclaimed },
 			attributes: ["id"],
 			order: [["id", "ASC"]],
 			limit: SWEEP_BATCH,

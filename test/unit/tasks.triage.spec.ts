@@ -1,4 +1,7 @@
 import type { Context, Middleware, ServiceBroker } from "moleculer";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { hostBoard } from "../../lib/ai/host-board";
 import { TASK_CATEGORIES, type TaskTriage } from "../../services/tasks/triage";
 import { TASK_PRIORITIES, type ActivityView, type ProjectView, type TaskUpdatedEvent, type TaskView } from "../../types/tasks";
@@ -218,6 +221,43 @@ describe("a task created while no ai service exists", () => {
 			expect(done).toMatchObject({ version: 2, triage: { applied: true } });
 			expect(await triageRowsOf(rest, amy, task.id)).toHaveLength(1);
 			expect(classificationsOf(ollama, task.title)).toBe(1);
+		}
+	});
+});
+
+describe("triage across a restart of the one-process platform", () => {
+	const dir = mkdtempSync(join(tmpdir(), "colony-triage-"));
+	const databases = { usersDb: `sqlite:${join(dir, "users.sqlite")}`, tasksDb: `sqlite:${join(dir, "tasks.sqlite")}` };
+	afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+	async function start(ollamaHost?: string): Promise<{ broker: ServiceBroker; rest: RestClient }> {
+		const broker = testBroker();
+		broker.createService(usersService({ databaseUri: databases.usersDb }));
+		broker.createService(tasksService({ databaseUri: databases.tasksDb }));
+		if (ollamaHost) broker.createService(aiService({ ollamaHost }));
+		broker.createService(apiService({ rateLimitPerMinute: 1_000_000 }));
+		await broker.start();
+		return { broker, rest: new RestClient(gatewayUrl(broker)) };
+	}
+
+	it("triages a task whose job the in-process queue lost when the process stopped, as soon as it starts again", async () => {
+		const first = await start();
+		const amy = await first.rest.signUp("amy");
+		const project = await createProject(first.rest, amy, { name: "Restarted" });
+		const task = await createTask(first.rest, amy, project.id, { title: "Export fails for large projects" });
+		expect(task.triage?.status).toBe("pending");
+		await first.broker.stop();
+
+		const ollama = await OllamaTestServer.start();
+		const second = await start(ollama.url);
+		try {
+			const again = { ...amy, ...(await second.rest.login("amy")) };
+			const done = await triaged(second.rest, again, task.id, 10_000);
+			expect(done.triage?.category).toBeDefined();
+			expect(classificationsOf(ollama, "Export fails for large projects")).toBe(1);
+		} finally {
+			await second.broker.stop();
+			await ollama.stop();
 		}
 	});
 });
