@@ -10,11 +10,12 @@ import { DEFAULT_EXACT_LIMIT } from "../../lib/vector/adaptive-index";
 import { fromFloat32Blob, toFloat32Blob } from "../../lib/vector/float32-blob";
 import { idParam, PLAIN_TEXT, PRINTABLE } from "../../lib/validation";
 import { AiHostsMixin } from "../../mixins/ai-hosts.mixin";
+import { AssistantAwareMixin, type AssistantAwareMethods, type AssistantAwareState } from "../../mixins/assistant-aware.mixin";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
 import type { AiChatAnswer, AiChatParams, AiEmbedAnswer, AiEmbedParams } from "../../types/ai";
 import type { ChannelType, ChatMessageEvent } from "../../types/chat";
 import type { AskAnswer, DocumentView, KnowledgeChunksChangedEvent, KnowledgeDocumentEvent, KnowledgeHit } from "../../types/knowledge";
-import type { AssistantAccount, CallerMeta } from "../../types/users";
+import type { CallerMeta } from "../../types/users";
 import { KeyedBatcher } from "./batcher";
 import { ChunkIndex, isReadable, type IndexedChunk, type RankedChunk } from "./chunk-index";
 import { chunkText, DEFAULT_CHUNKING, type TextChunk } from "./chunking";
@@ -71,7 +72,6 @@ interface Embedded {
 
 interface KnowledgeState {
 	/** The assistant's account, asked of the users service once: its answers are not sources. */
-	assistantId?: number;
 	cipher: FieldCipher;
 	chunkIndex: ChunkIndex;
 	redis?: RedisConnection;
@@ -83,7 +83,6 @@ interface KnowledgeState {
 }
 
 interface KnowledgeMethods {
-	isAssistant(userId: number): Promise<boolean>;
 	readableChannels(ctx: KnowledgeContext): Promise<ReadableChannels>;
 	rank(ctx: KnowledgeContext, query: string, k: number, channels: ReadableChannels): Promise<RankedChunk[]>;
 	nearest(model: string, vector: number[], k: number, readable: ReadonlySet<number>): Promise<RankedChunk[]>;
@@ -153,10 +152,10 @@ function indexedChunk(row: Pick<ChunkRow, "id" | "model" | "channelId" | "vector
  * Documents and chat messages split into chunks, embedded through `ai.embed`, found by cosine similarity, and
  * answered from with citations (DESIGN §3). A reader only ever gets chunks of documents and channels they may read.
  */
-const KnowledgeService: ServiceSchema<KnowledgeSettings, KnowledgeMethods, KnowledgeState & DbServiceThis<KnowledgeTables>> = {
+const KnowledgeService: ServiceSchema<KnowledgeSettings, KnowledgeMethods & AssistantAwareMethods, KnowledgeState & AssistantAwareState & DbServiceThis<KnowledgeTables>> = {
 	name: "knowledge",
 	// It calls ai.*: the AI strategies on its node need the hosts' heartbeats.
-	mixins: [createDbMixin({ database: "knowledge", migrations: knowledgeMigrations, defineTables: defineKnowledgeTables }), AiHostsMixin],
+	mixins: [createDbMixin({ database: "knowledge", migrations: knowledgeMigrations, defineTables: defineKnowledgeTables }), AiHostsMixin, AssistantAwareMixin],
 	settings: {
 		rest: "/",
 		indexChat: process.env.KNOWLEDGE_INDEX_CHAT !== "false",
@@ -545,16 +544,6 @@ const KnowledgeService: ServiceSchema<KnowledgeSettings, KnowledgeMethods, Knowl
 				after = chunks[chunks.length - 1].id;
 			}
 			this.logger.info(`Knowledge index: ${this.chunkIndex.size} chunks (${this.chunkIndex.describe()}), searched ${this.searchInRedis ? "in Redis" : "in process"}`);
-		},
-
-		async isAssistant(userId: number) {
-			if (this.assistantId === undefined) {
-				// Without the users service no message is known to be the assistant's; the next one asks again.
-				const assistant = await this.broker.call<AssistantAccount>("users.assistant").catch(() => null);
-				if (!assistant) return false;
-				this.assistantId = assistant.id;
-			}
-			return userId === this.assistantId;
 		},
 
 		async indexMessage({ message, channel }: ChatMessageEvent) {

@@ -9,6 +9,7 @@ import { createMailer, type Mailer } from "../../lib/notify/mailer";
 import { isTimeZone } from "../../lib/notify/quiet-hours";
 import { isPublicPushEndpoint, loadVapidKeys, PushSender, type PushTarget } from "../../lib/notify/web-push";
 import { idParam } from "../../lib/validation";
+import { AssistantAwareMixin, type AssistantAwareMethods, type AssistantAwareState } from "../../mixins/assistant-aware.mixin";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
 import type { AssistantRepliedEvent, ChannelView, ChatMessageEvent } from "../../types/chat";
 import {
@@ -21,7 +22,7 @@ import {
 	type PushSubscriptionInput,
 } from "../../types/notifications";
 import type { TaskAssignedEvent, TaskCommentedEvent, TaskDueSoonEvent, TaskTransitionedEvent, TaskView } from "../../types/tasks";
-import type { AssistantAccount, CallerMeta, SessionUser } from "../../types/users";
+import type { CallerMeta, SessionUser } from "../../types/users";
 import { DELIVERY_JOBS, NotificationDelivery, type DeliveryJob, type DeliverySettings } from "./delivery";
 import { notificationsMigrations } from "./migrations";
 import { preferenceRow, preferencesOf } from "./preferences";
@@ -49,13 +50,11 @@ interface NotificationsState {
 	push: PushSender | null;
 	delivery: NotificationDelivery;
 	ticker?: NodeJS.Timeout;
-	assistantId?: number;
 }
 
 interface NotificationsMethods {
 	notify(drafts: NotificationDraft[]): Promise<void>;
 	nameOf(userId: number): Promise<string>;
-	isAssistant(userId: number): Promise<boolean>;
 	preferencesFor(userId: number): Promise<NotificationPreferences>;
 	pushTargetsOf(userId: number): Promise<(PushTarget & { id: number })[]>;
 	unreadCount(userId: number): Promise<number>;
@@ -87,9 +86,9 @@ const taskLink = (task: TaskView) => `/tasks/${task.id}`;
  * due dates and the assistant's answers; delivered over the socket, by email (one at a time, or as a digest) and
  * by Web Push, as each person chose and when they accept (DESIGN §3).
  */
-const NotificationsService: ServiceSchema<NotificationsSettings, NotificationsMethods, NotificationsState & DbServiceThis<NotificationsTables>> = {
+const NotificationsService: ServiceSchema<NotificationsSettings, NotificationsMethods & AssistantAwareMethods, NotificationsState & AssistantAwareState & DbServiceThis<NotificationsTables>> = {
 	name: "notifications",
-	mixins: [createDbMixin({ database: "notifications", migrations: notificationsMigrations, defineTables: defineNotificationsTables })],
+	mixins: [createDbMixin({ database: "notifications", migrations: notificationsMigrations, defineTables: defineNotificationsTables }), AssistantAwareMixin],
 
 	settings: {
 		rest: "/",
@@ -442,15 +441,6 @@ const NotificationsService: ServiceSchema<NotificationsSettings, NotificationsMe
 		async nameOf(userId: number) {
 			const session = await this.broker.call<Session | null, { id: number }>("users.session", { id: userId }).catch(() => null);
 			return session?.displayName ?? "Someone";
-		},
-
-		async isAssistant(userId: number) {
-			if (this.assistantId === undefined) {
-				const assistant = await this.broker.call<AssistantAccount>("users.assistant").catch(() => null);
-				if (!assistant) return false;
-				this.assistantId = assistant.id;
-			}
-			return userId === this.assistantId;
 		},
 
 		async preferencesFor(userId: number) {

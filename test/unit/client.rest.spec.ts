@@ -1,6 +1,7 @@
 import type { ServiceBroker } from "moleculer";
 import { ColonyApiError, ColonyRestClient, MemoryTokenStorage, type FetchLike } from "../../client";
 import { apiService, chatService, gatewayUrl, RestClient, testBroker, usersService } from "../support/platform";
+import { failure } from "../support/api-failure";
 import type { UsersSettings } from "../../services/users/users.service";
 
 const PASSWORD = "correct horse battery";
@@ -20,16 +21,6 @@ function recordingFetch(): { fetch: FetchLike; requests: string[]; refreshes(): 
 		},
 		refreshes: () => requests.filter((request) => request === "POST /api/v1/auth/refresh").length,
 	};
-}
-
-async function failure(promise: Promise<unknown>): Promise<ColonyApiError> {
-	try {
-		await promise;
-	} catch (err) {
-		if (err instanceof ColonyApiError) return err;
-		throw err;
-	}
-	throw new Error("expected the call to fail");
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,19 +1,10 @@
-import { ColonyApiError, ColonyRestClient, WebSocketBridge, type NotificationView } from "../../client";
+import { ColonyRestClient, WebSocketBridge, type NotificationView } from "../../client";
 import { startPlatform, type Platform } from "../support/platform";
+import { failure } from "../support/api-failure";
 import { tasksService } from "../support/tasks";
 import { until } from "../support/waiting";
 
 const PASSWORD = "correct horse battery";
-
-async function failure(promise: Promise<unknown>): Promise<ColonyApiError> {
-	try {
-		await promise;
-	} catch (err) {
-		if (err instanceof ColonyApiError) return err;
-		throw err;
-	}
-	throw new Error("expected the call to fail");
-}
 
 describe("the SDK runs a project end to end: tasks, the workflow, comments and the notifications they cause", () => {
 	let platform: Platform;
