@@ -35,6 +35,13 @@ export interface ColonyRestClientOptions {
 	now?: () => number;
 	/** Called when the session ends without the user signing out, e.g. the refresh token was refused. */
 	onSessionEnded?: (reason: ColonyApiError) => void;
+	/**
+	 * For several clients sharing one token storage (browser tabs): runs each refresh under a lock they share, e.g.
+	 * `(work) => navigator.locks.request("colony-refresh", work)`. Inside it the client reads the storage again and
+	 * refreshes with the newest refresh token, so no client presents one another has already rotated (which the
+	 * server takes as theft and answers by ending the session).
+	 */
+	refreshLock?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 export interface RegisterInput {
@@ -135,6 +142,7 @@ export class ColonyRestClient {
 	private readonly leewayMs: number;
 	private readonly now: () => number;
 	private readonly onSessionEnded?: (reason: ColonyApiError) => void;
+	private readonly refreshLock?: <T>(work: () => Promise<T>) => Promise<T>;
 	/** undefined until read from the token storage. */
 	private session: StoredSession | null | undefined;
 	private refreshing: Promise<StoredSession> | null = null;
@@ -148,6 +156,7 @@ export class ColonyRestClient {
 		this.leewayMs = (options.refreshLeewaySeconds ?? DEFAULT_REFRESH_LEEWAY_SECONDS) * 1000;
 		this.now = options.now ?? Date.now;
 		this.onSessionEnded = options.onSessionEnded;
+		this.refreshLock = options.refreshLock;
 	}
 
 	async register(input: RegisterInput): Promise<PublicUser> {
@@ -440,8 +449,25 @@ export class ColonyRestClient {
 		return this.refreshing;
 	}
 
-	private async refreshNow(): Promise<StoredSession> {
-		const session = await this.requireSession();
+	private refreshNow(): Promise<StoredSession> {
+		return this.refreshLock ? this.refreshLock(() => this.refreshShared()) : this.refreshWith(this.requireSession());
+	}
+
+	/** Under the shared lock: another client may have rotated the refresh token since this one read it. */
+	private async refreshShared(): Promise<StoredSession> {
+		const stored = (await this.tokens.get()) ?? null;
+		if (!stored) {
+			// Signed out elsewhere.
+			this.session = null;
+			const ended = new ColonyApiError(401, "NOT_SIGNED_IN", "Signed out in another window");
+			this.onSessionEnded?.(ended);
+			throw ended;
+		}
+		return this.refreshWith(Promise.resolve(stored));
+	}
+
+	private async refreshWith(current: Promise<StoredSession>): Promise<StoredSession> {
+		const session = await current;
 		let pair: TokenPair;
 		try {
 			pair = await this.exchange<TokenPair>("POST", "/auth/refresh", { body: { refreshToken: session.refreshToken } }, undefined);

@@ -209,6 +209,29 @@ describe("ColonyRestClient with short-lived access tokens", () => {
 		expect(recorder.requests.filter((request) => request === "GET /api/v1/users/me")).toHaveLength(6);
 	});
 
+	it("lets two clients on one storage (two browser tabs) refresh at once without one ending the other's session", async () => {
+		const storage = new MemoryTokenStorage();
+		let held: Promise<unknown> = Promise.resolve();
+		// What navigator.locks gives a browser: one holder at a time.
+		const refreshLock = <T>(work: () => Promise<T>): Promise<T> => {
+			const run = held.then(work, work);
+			held = run.catch(() => undefined);
+			return run;
+		};
+		const { username } = await signedIn({ storage });
+		const ended: ColonyApiError[] = [];
+		const second = new ColonyRestClient({ baseUrl: url, tokenStorage: storage, refreshLock, onSessionEnded: (reason) => ended.push(reason) });
+		const firstShared = new ColonyRestClient({ baseUrl: url, tokenStorage: storage, refreshLock, onSessionEnded: (reason) => ended.push(reason) });
+		expect(await firstShared.me()).toMatchObject({ username });
+		await pause(TOKEN_EXPIRED_AFTER_MS);
+
+		const [a, b] = await Promise.all([firstShared.me(), second.me()]);
+		expect([a.username, b.username]).toEqual([username, username]);
+		await pause(TOKEN_EXPIRED_AFTER_MS);
+		expect((await Promise.all([second.me(), firstShared.me()])).map((user) => user.username)).toEqual([username, username]);
+		expect(ended).toEqual([]);
+	});
+
 	it("ends the session with a typed error when the refresh token is refused", async () => {
 		const storage = new MemoryTokenStorage();
 		const ended: ColonyApiError[] = [];
