@@ -18,7 +18,8 @@ export default defineConfig({
 	build: {
 		outDir: "dist",
 		emptyOutDir: true,
-		sourcemap: true,
+		// No source maps: the gateway would serve them to anyone.
+		sourcemap: false,
 		// The initial bundle is budgeted (250 KB gzipped): a warning names a chunk that grew past this.
 		chunkSizeWarningLimit: 600,
 	},

@@ -2,6 +2,7 @@ import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema, type IncomingRequest, type Route } from "moleculer-web";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { resolve } from "node:path";
 import { BadRequestError, TooManyRequestsError, UnauthorizedError } from "../../broker/errors";
 import { answerHealth } from "../../broker/health";
 import { registerReadinessProbe } from "../../broker/readiness";
@@ -18,11 +19,14 @@ import type { RequestMeta, SessionUser } from "../../types/users";
 import { AiHostsMixin } from "../../mixins/ai-hosts.mixin";
 import { CallersMixin, type CallersMethods, type CallersState } from "./callers.mixin";
 import { SocketGatewayMixin, type SocketGatewaySettings } from "./socket-gateway.mixin";
+import { BUILD_WEB_APP_COMMAND, defaultWebRoot, isWebAppBuilt, WEB_APP_NOT_BUILT, webAppAssets, webAppOnly, type ServeFiles } from "./web-app";
 
 export interface ApiSettings extends ApiSettingsSchema {
 	rateLimitPerMinute: number;
 	trustedProxies: string[];
 	redisUrl?: string;
+	/** The built web app (web/dist), served at `/`. */
+	webRoot: string;
 }
 
 interface ApiState {
@@ -64,9 +68,12 @@ const generateAliases = (ApiGateway.methods as { regenerateAutoAliases(this: unk
 /**
  * The gateway (DESIGN §3): REST under /api/v1, built from the `rest` and `access` each action declares, and
  * socket.io on the same server. It authenticates the caller and marks the call as a client's; the access
- * middleware on the node that runs the action decides whether that caller may.
+ * middleware on the node that runs the action decides whether that caller may. It also serves the built web
+ * app at `/`.
  */
-const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState & CallersMethods & { presence: PresenceStore }> = {
+const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState & CallersMethods & { presence: PresenceStore }> & {
+	merged(schema: ServiceSchema<ApiSettings>): void;
+} = {
 	name: "api",
 	mixins: [
 		ApiGateway as unknown as ServiceSchema,
@@ -83,6 +90,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 		trustedProxies: listFromEnv(process.env.TRUSTED_PROXIES),
 		redisUrl: process.env.REDIS_URL,
 		$secureSettings: ["redisUrl"],
+		webRoot: resolve(process.env.WEB_ROOT || defaultWebRoot()),
 		use: [],
 		// Each answer gets one access-log line of its own (below), without the query string.
 		logRequest: null,
@@ -90,6 +98,9 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 		rootCallOptions: function prepareRequest(this: GatewayThis, options: { requestID?: string }, req: IncomingMessage, res: ServerResponse) {
 			const requestID = safeRequestId(req.headers["x-request-id"] ?? req.headers["x-correlation-id"]) ?? randomUUID();
 			options.requestID = requestID;
+			// Browsers send Origin on their own page's module scripts and API calls too: such a request is not
+			// cross-origin, and CORS_ORIGINS (the other origins allowed) must not refuse it.
+			if (isSameOrigin(req)) delete req.headers.origin;
 			// A client that goes away before its answer: work still running for it (an inference) is stopped.
 			res.once("close", () => {
 				if (!res.writableFinished) void this.broker.broadcast("gateway.request.aborted", { requestID }, { groups: ["ai"] });
@@ -251,7 +262,16 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 		},
 	},
 
+	// moleculer-web builds its file server from `assets` while it is created, before this service's created() runs:
+	// the folder is taken from `webRoot` (WEB_ROOT's, a test's or the default) as soon as the settings are merged.
+	merged(schema: ServiceSchema<ApiSettings>) {
+		if (schema.settings) schema.settings.assets = webAppAssets(schema.settings.webRoot);
+	},
+
 	created() {
+		// moleculer-web's file server gets every request no route answered; only the web app's own paths may reach it.
+		const gateway = this as unknown as { serve: ServeFiles };
+		gateway.serve = webAppOnly(gateway.serve, (res) => sendJson(res, 503, WEB_APP_NOT_BUILT));
 		this.trusted = trustedProxySet(this.settings.trustedProxies);
 		const failures = failureLog(this.broker);
 		const prefix = `colony:${this.broker.namespace}:`;
@@ -266,6 +286,10 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 	},
 
 	started() {
+		const { webRoot } = this.settings;
+		if (!isWebAppBuilt(webRoot)) {
+			this.logger.warn(`The web app is not built (no index.html in ${webRoot}): its pages answer 503 until \`${BUILD_WEB_APP_COMMAND}\` builds it`);
+		}
 		const redis = this.redis;
 		// Without Redis the gateway still serves (local rate limits, unknown presence): degraded, not unready.
 		if (redis) registerReadinessProbe(this.broker, "redis:api", () => redis.isReady(), { required: false });
@@ -283,3 +307,14 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 };
 
 export default ApiService;
+
+/** The Origin header names this very server (the host the browser asked for). */
+function isSameOrigin(req: IncomingMessage): boolean {
+	const origin = req.headers.origin;
+	if (!origin || !req.headers.host) return false;
+	try {
+		return new URL(origin).host === req.headers.host;
+	} catch {
+		return false;
+	}
+}

@@ -67,7 +67,7 @@ describe("the api gateway", () => {
 	describe("routes", () => {
 		it.each([
 			["GET", "/api/v1/nowhere"],
-			["GET", "/nowhere"],
+			["GET", "/nowhere.txt"],
 			["GET", "/api/v1/users/me/settings"],
 			["DELETE", "/api/v1/users/me"],
 			["GET", "/api/v1/auth/login"],
