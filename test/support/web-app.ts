@@ -14,10 +14,10 @@ export interface WebApp extends Platform {
 
 /**
  * The whole platform in this process, as `npm start` runs it, serving the built web app: chat, tasks,
- * notifications, knowledge and an ai node bound to the Ollama test server (answers stream a few words apart).
+ * notifications, knowledge and an ai node bound to the Ollama test server (answers stream a word every 40 ms).
  */
 export async function startWebApp(): Promise<WebApp> {
-	const ollama = await OllamaTestServer.start({ latencyMs: 20 });
+	const ollama = await OllamaTestServer.start({ latencyMs: 20, tokenIntervalMs: 40 });
 	const platform = await startPlatform({
 		chat: {},
 		notifications: {},

@@ -7,7 +7,7 @@ import { createRoot } from "react-dom/client";
 import { RouterProvider } from "react-router";
 import { SessionProvider } from "./lib/session";
 import { router } from "./routes";
-import { theme } from "./theme";
+import { contrastVariables, theme } from "./theme";
 
 const queryClient = new QueryClient({
 	defaultOptions: {
@@ -18,7 +18,12 @@ const queryClient = new QueryClient({
 
 createRoot(document.getElementById("root")!).render(
 	<StrictMode>
-		<MantineProvider theme={theme} defaultColorScheme="auto" colorSchemeManager={localStorageColorSchemeManager({ key: "colony.color-scheme" })}>
+		<MantineProvider
+			theme={theme}
+			defaultColorScheme="auto"
+			colorSchemeManager={localStorageColorSchemeManager({ key: "colony.color-scheme" })}
+			cssVariablesResolver={contrastVariables}
+		>
 			<QueryClientProvider client={queryClient}>
 				<SessionProvider>
 					<RouterProvider router={router} />
@@ -27,3 +32,6 @@ createRoot(document.getElementById("root")!).render(
 		</MantineProvider>
 	</StrictMode>,
 );
+
+// The service worker (offline shell, Web Push) in production builds; loaded after the first screen.
+void import("./lib/push").then((push) => push.registerServiceWorker());

@@ -1,4 +1,4 @@
-import { createTheme } from "@mantine/core";
+import { createTheme, type CSSVariablesResolver } from "@mantine/core";
 
 /**
  * Colony's look. Teal at shade 9 keeps WCAG AA contrast (at least 4.5:1) for white text on filled buttons in both
@@ -10,4 +10,11 @@ export const theme = createTheme({
 	autoContrast: true,
 	defaultRadius: "md",
 	fontFamily: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+});
+
+/** Mantine's "dimmed" greys are below AA contrast for small text, on white and on the dark background. */
+export const contrastVariables: CSSVariablesResolver = () => ({
+	variables: {},
+	light: { "--mantine-color-dimmed": "var(--mantine-color-gray-7)" },
+	dark: { "--mantine-color-dimmed": "var(--mantine-color-dark-1)" },
 });

@@ -24,7 +24,7 @@ function UserMenu() {
 	const { signOut } = useSession();
 	const navigate = useNavigate();
 	return (
-		<Menu position="bottom-end" withinPortal>
+		<Menu position="bottom-end" withinPortal withInitialFocusPlaceholder={false}>
 			<Menu.Target>
 				<UnstyledButton aria-label={`Account of ${me.displayName}`} px="xs">
 					<Text fw={600} size="sm">
@@ -49,7 +49,7 @@ function UserMenu() {
 }
 
 function SectionLink({ to, label }: { to: string; label: string }) {
-	return <NavLink component={RouterNavLink} to={to} label={label} />;
+	return <NavLink component={RouterNavLink} to={to} label={label} variant="filled" />;
 }
 
 /** The frame of every screen behind the sign-in: header, the sidebar of channels and sections, the screen. */

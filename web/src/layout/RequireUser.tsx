@@ -1,4 +1,4 @@
-import { Center, Loader } from "@mantine/core";
+import { ScreenLoader } from "./ScreenLoader";
 import type { ReactNode } from "react";
 import { Navigate, useLocation } from "react-router";
 import { useSession } from "../lib/session";
@@ -8,11 +8,7 @@ export function RequireUser({ children }: { children: ReactNode }) {
 	const { user } = useSession();
 	const location = useLocation();
 	if (user === undefined) {
-		return (
-			<Center h="100vh">
-				<Loader aria-label="Loading Colony" />
-			</Center>
-		);
+		return <ScreenLoader label="Loading Colony" />;
 	}
 	if (user === null) return <Navigate to={`/signin?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
 	return children;

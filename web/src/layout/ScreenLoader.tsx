@@ -1,9 +1,10 @@
-import { Center, Loader } from "@mantine/core";
+import { Center, Loader, VisuallyHidden } from "@mantine/core";
 
 export function ScreenLoader({ label = "Loading" }: { label?: string }) {
 	return (
-		<Center p="xl">
-			<Loader aria-label={label} />
+		<Center p="xl" role="status">
+			<Loader />
+			<VisuallyHidden>{label}</VisuallyHidden>
 		</Center>
 	);
 }

@@ -16,3 +16,7 @@ if (!("ResizeObserver" in window)) {
 	}
 	(window as unknown as { ResizeObserver: typeof NoResizeObserver }).ResizeObserver = NoResizeObserver;
 }
+// Mantine's autosizing Textarea waits on the document's fonts.
+if (!("fonts" in document)) {
+	Object.defineProperty(document, "fonts", { value: { ready: Promise.resolve(), addEventListener() {}, removeEventListener() {} } });
+}
