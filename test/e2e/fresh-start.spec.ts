@@ -71,6 +71,14 @@ describe("npm start on a fresh machine", () => {
 			expect((await client.get("/api/v1/users/me", accessToken)).body).toMatchObject({ username: "first" });
 			expect((await client.get("/health/ready")).status).toBe(200);
 
+			// The web app, at / and at any of its own paths, under the strict CSP.
+			for (const path of ["/", "/channels/3"]) {
+				const page = await fetch(`http://127.0.0.1:${port}${path}`);
+				expect(page.status).toBe(200);
+				expect(await page.text()).toContain('<div id="root"></div>');
+				expect(page.headers.get("content-security-policy")).toContain("script-src 'self';");
+			}
+
 			expect(existsSync(join(workdir, "data", "users.sqlite"))).toBe(true);
 			const secrets = readFileSync(join(workdir, "data", "dev-secrets.json"), "utf8");
 			expect(server.output()).not.toContain(JSON.parse(secrets).jwtSecret);

@@ -266,6 +266,26 @@ describeBrowser("two people working together in two browsers", () => {
 		await bob.page.getByRole("log", { name: /Messages in #general/ }).getByText("typed without a mouse").waitFor();
 	});
 
+	it("shows an offline banner, keeps what is typed offline in the outbox and sends it on reconnection", async () => {
+		const { page } = ada;
+		await page.goto(`/channels/${channelId}`);
+		await page.getByRole("heading", { name: "general", level: 1 }).waitFor();
+		const context = page.context();
+		await context.setOffline(true);
+		await page.getByRole("status").filter({ hasText: /offline|Reconnecting/ }).waitFor();
+		const composer = page.getByRole("textbox", { name: "Message #general" });
+		await composer.fill("written in the tunnel");
+		await composer.press("Enter");
+		await page.getByRole("log", { name: /Messages in #general/ }).getByText("written in the tunnel").waitFor();
+		await new Promise((resolve) => setTimeout(resolve, 500));
+		expect(await bob.page.getByText("written in the tunnel").count()).toBe(0);
+
+		await context.setOffline(false);
+		await bob.page.getByRole("log", { name: /Messages in #general/ }).getByText("written in the tunnel").waitFor({ timeout: 30_000 });
+		await page.getByRole("status").filter({ hasText: /offline|Reconnecting/ }).waitFor({ state: "detached", timeout: 30_000 });
+		expect(await bob.page.getByRole("log", { name: /Messages in #general/ }).getByText("written in the tunnel").count()).toBe(1);
+	});
+
 	it("passes axe-core on every screen, in the light and the dark theme", async () => {
 		const { page } = ada;
 		await page.setViewportSize({ width: 1280, height: 800 });
