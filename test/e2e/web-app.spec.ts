@@ -230,6 +230,9 @@ describeBrowser("two people working together in two browsers", () => {
 		await page.getByRole("textbox", { name: "Comment" }).fill("Draft by Friday");
 		await page.getByRole("button", { name: "Add comment" }).click();
 		await page.getByRole("region", { name: "Discussion" }).getByText("Draft by Friday").waitFor();
+		// The AI's triage, done in the background by the test Ollama, with its confidence.
+		await page.getByRole("region", { name: "AI triage" }).getByText(/^\d+%$/).waitFor({ timeout: 30_000 });
+		await page.getByRole("region", { name: "Activity" }).getByText(/Draft by Friday|commented/).first().waitFor();
 		expect(await accessibilityViolations(page)).toEqual([]);
 		await screenshot(page, "task");
 	});
@@ -284,6 +287,22 @@ describeBrowser("two people working together in two browsers", () => {
 		await bob.page.getByRole("log", { name: /Messages in #general/ }).getByText("written in the tunnel").waitFor({ timeout: 30_000 });
 		await page.getByRole("status").filter({ hasText: /offline|Reconnecting/ }).waitFor({ state: "detached", timeout: 30_000 });
 		expect(await bob.page.getByRole("log", { name: /Messages in #general/ }).getByText("written in the tunnel").count()).toBe(1);
+	});
+
+	it("adds a document to the knowledge base and answers a question about it, citing it", async () => {
+		const { page } = ada;
+		await page.goto("/knowledge");
+		await page.getByRole("heading", { name: "Knowledge", level: 1 }).waitFor();
+		await page.getByRole("textbox", { name: "Title" }).fill("Holiday handbook");
+		await page.getByRole("textbox", { name: "Text" }).fill("# Holidays\n\nEveryone at the colony gets thirty days of holiday a year, taken in summer.");
+		await page.getByRole("button", { name: "Add document" }).click();
+		await page.getByText("Holiday handbook").first().waitFor();
+		await page.getByRole("textbox", { name: "Question" }).fill("How many days of holiday does everyone get?");
+		await page.getByRole("button", { name: "Ask" }).click();
+		const answer = page.getByRole("region", { name: "Answer" });
+		await answer.waitFor({ timeout: 30_000 });
+		await answer.getByRole("list", { name: "Sources" }).getByText("Holiday handbook").waitFor();
+		await screenshot(page, "knowledge-answer");
 	});
 
 	it("passes axe-core on every screen, in the light and the dark theme", async () => {
