@@ -3,6 +3,7 @@ import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import { hostname } from "node:os";
 import { ResilientRedisCacher } from "./broker/cacher";
 import { ScrapedPrometheusReporter } from "./broker/metrics";
+import { colonyReplOptions } from "./broker/repl/commands";
 // Registers the AI strategies by name (an ai action's `strategy` reaches other nodes as a name).
 import "./broker/strategies/ai.strategies";
 import { AccessMiddleware } from "./broker/middlewares/access.middleware";
@@ -10,30 +11,30 @@ import { AiInFlightMiddleware } from "./broker/middlewares/ai-in-flight.middlewa
 import { CallSafetyMiddleware } from "./broker/middlewares/call-safety.middleware";
 import { RejectSyncThrowsMiddleware } from "./broker/middlewares/reject-sync-throws.middleware";
 import { intFromEnv } from "./lib/config";
+import { natsConnectionFrom, type NatsConnection } from "./lib/nats-connection";
 import { redisOptions } from "./lib/state/redis";
 
 type Env = Record<string, string | undefined>;
 
-function transporterFrom(env: Env): BrokerOptions["transporter"] {
-	const value = env.TRANSPORTER;
-	if (!value) return undefined;
-	if (value.startsWith("nats://")) {
-		return {
-			type: "NATS",
-			options: { servers: value.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 1_000 },
-		};
-	}
+/**
+ * Both NATS connections (transporter and durable queue) reconnect forever, a second apart. An attempt ends after 5 s
+ * (NATS's default is 20): a server that verifies clients drops one without a certificate, and the client only sees
+ * the silence.
+ */
+const NATS_CONNECTING = { timeout: 5_000, maxReconnectAttempts: -1, reconnectTimeWait: 1_000 };
+
+function transporterFrom(env: Env, nats: NatsConnection | undefined): BrokerOptions["transporter"] {
+	if (nats) return { type: "NATS", options: { ...nats, ...NATS_CONNECTING } };
 	// Any other Moleculer transporter string ("redis://…", "amqp://…") is handed to Moleculer as it is.
-	return value as unknown as BrokerOptions["transporter"];
+	return env.TRANSPORTER ? (env.TRANSPORTER as unknown as BrokerOptions["transporter"]) : undefined;
 }
 
 /**
  * The durable queue for work that must not be lost (DESIGN §3): NATS JetStream on a NATS cluster, kept on the
  * server's disk and redelivered when the node working on a job dies; in-process when the node runs alone.
  */
-function durableQueueFrom(env: Env): Middleware {
+function durableQueueFrom(env: Env, nats: NatsConnection | undefined): Middleware {
 	const prefix = env.NAMESPACE ?? "colony";
-	const nats = env.TRANSPORTER?.startsWith("nats://") ? env.TRANSPORTER : undefined;
 	const DAY_NS = 24 * 3600 * 1e9;
 	const adapter = nats
 		? {
@@ -41,8 +42,8 @@ function durableQueueFrom(env: Env): Middleware {
 				options: {
 					prefix,
 					nats: {
-						url: nats,
-						connectionOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 1_000 },
+						// The same servers, credentials and TLS as the transporter (no `url`: the adapter would drop its credentials).
+						connectionOptions: { ...nats, ...NATS_CONNECTING },
 						// A job nobody took for a day has lost its point.
 						streamConfig: { max_age: DAY_NS },
 					},
@@ -86,11 +87,12 @@ function loggerFrom(env: Env): LoggerConfig[] {
 
 /** Broker options for this node; every one can be changed from the environment (see DESIGN §2). */
 export function createBrokerOptions(env: Env = process.env): BrokerOptions {
+	const nats = natsConnectionFrom(env);
 	return {
 		namespace: env.NAMESPACE ?? "colony",
 		nodeID: env.NODE_ID || `${hostname()}-${process.pid}`,
 		logger: env.LOG_LEVEL === "silent" ? false : loggerFrom(env),
-		transporter: transporterFrom(env),
+		transporter: transporterFrom(env, nats),
 		cacher: cacherFrom(env),
 		serializer: "JSON",
 
@@ -150,7 +152,7 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 			"Metrics",
 			"Debounce",
 			"Throttle",
-			durableQueueFrom(env),
+			durableQueueFrom(env, nats),
 		],
 		metrics: {
 			enabled: env.METRICS !== "false",
@@ -166,7 +168,11 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 			enabled: env.TRACING === "true",
 			exporter: { type: "Console", options: { logger: null } },
 		},
+		// What `broker.repl()` opens with (`npm run repl`, `--repl`): Colony's operator commands beside Moleculer's.
+		replOptions: colonyReplOptions,
 	};
 }
 
-export default createBrokerOptions();
+// A function, so a setting that cannot work (a certificate file that is missing) fails inside the start, which
+// reports it in one line, rather than on import; moleculer-runner calls a config function as well.
+export default (): BrokerOptions => createBrokerOptions();

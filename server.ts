@@ -2,7 +2,8 @@ import { ServiceBroker, type ServiceSchema } from "moleculer";
 import type { AddressInfo } from "node:net";
 import { intFromEnv, listFromEnv, loadSecrets } from "./lib/config";
 import { startHealthServer } from "./broker/health";
-import brokerOptions from "./moleculer.config";
+import { natsConnectionFrom, unsecuredNats } from "./lib/nats-connection";
+import { createBrokerOptions } from "./moleculer.config";
 import AiService from "./services/ai/ai.service";
 import ApiService from "./services/api/api.service";
 import ChatService from "./services/chat/chat.service";
@@ -39,10 +40,12 @@ async function main(): Promise<void> {
 	const schemas = selectServices(requested);
 	// Fail before anything starts when production secrets are missing; warn loudly in development.
 	loadSecrets();
-	const broker = new ServiceBroker(brokerOptions);
+	const broker = new ServiceBroker(createBrokerOptions());
 	if (process.env.NODE_ENV === "production" && !process.env.METRICS_TOKEN) {
 		broker.logger.warn("METRICS_TOKEN is not set: /metrics answers only direct connections from this machine");
 	}
+	const unsecured = unsecuredNats(natsConnectionFrom(process.env));
+	if (process.env.NODE_ENV === "production" && unsecured) broker.logger.warn(unsecured);
 	for (const schema of schemas) broker.createService(schema);
 	await broker.start();
 

@@ -39,6 +39,14 @@ export interface UnreadView {
 	mentions: number;
 }
 
+/** What the chat holds, for operators (`chat.stats`, internal). Deleted messages are not counted. */
+export interface ChatStats {
+	channels: Record<ChannelType, number> & { total: number };
+	messages: { total: number; lastHour: number; lastDay: number };
+	/** Channel memberships, and the people who are in at least one channel. */
+	members: { memberships: number; people: number };
+}
+
 export interface ChatMessageEvent {
 	message: MessageView;
 	/** `memberIds`: the two people of a direct channel (absent for the others). */

@@ -92,5 +92,12 @@ export interface SessionChangedEvent {
 export interface UserRolesChangedEvent {
 	user: PublicUser;
 	previousRoles: Role[];
-	changedBy: number;
+	/** The admin who changed them; null when an operator did, from a node (`users.grantRole`). */
+	changedBy: number | null;
+}
+
+/** What a role change did (`users.grantRole`). */
+export interface RoleChange {
+	user: PublicUser;
+	previousRoles: Role[];
 }

@@ -6,11 +6,8 @@ const gateway = process.env.COLONY_GATEWAY ?? "http://localhost:8080";
 
 // The app is built into web/dist, which the gateway serves at `/`; in development Vite serves it on port 3000
 // and passes the API and the sockets through to a running gateway.
-export default defineConfig(({ command }) => ({
+export default defineConfig(() => ({
 	root: fileURLToPath(new URL(".", import.meta.url)),
-	// A build is for production whatever NODE_ENV the shell has (CI runs with NODE_ENV=test, which would ship
-	// React's development build, half as large again).
-	define: command === "build" ? { "process.env.NODE_ENV": JSON.stringify("production") } : {},
 	plugins: [react()],
 	resolve: {
 		alias: {

@@ -7,13 +7,13 @@ import { FieldCipher } from "../../lib/crypto/field-cipher";
 import { idParam, PLAIN_TEXT, REACTION } from "../../lib/validation";
 import { AiHostsMixin } from "../../mixins/ai-hosts.mixin";
 import { createDbMixin, type DbServiceThis, type DbSettings } from "../../mixins/db.mixin";
-import type { AssistantJob, ChannelView, ChatMemberEvent, ChatMessageEvent, ChatTypingEvent, MemberRole, MessageView, UnreadView } from "../../types/chat";
+import type { AssistantJob, ChannelView, ChatMemberEvent, ChatStats, ChatMessageEvent, ChatTypingEvent, MemberRole, MessageView, UnreadView } from "../../types/chat";
 import { MAX_MESSAGE_LENGTH } from "../../types/contract";
 import type { CallerMeta, SessionUser } from "../../types/users";
 import { ASSISTANT_JOBS, ChatAssistant, DEFAULT_ASSISTANT_SETTINGS, type AssistantSettings } from "./assistant";
 import { parseMentions } from "./mentions";
 import { chatMigrations } from "./migrations";
-import { directMembers, messageExtras, unreadCounts } from "./queries";
+import { chatStats, directMembers, messageExtras, unreadCounts } from "./queries";
 import { defineChatTables, type ChannelRow, type ChatTables, type MemberRow, type MessageRow } from "./tables";
 import { channelView, messageView, reactionViews } from "./views";
 
@@ -464,6 +464,16 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 					data: typing,
 				});
 				return { ok: true };
+			},
+		},
+
+		/** For operators (the REPL's `chat-stats`): channels, messages and members; never a name or a text. */
+		stats: {
+			visibility: "public",
+			idempotent: true,
+			params: {},
+			handler(): Promise<ChatStats> {
+				return chatStats(this.tables, Date.now());
 			},
 		},
 

@@ -1,5 +1,5 @@
 import { Op, QueryTypes, type Sequelize, type Transaction } from "sequelize";
-import type { UnreadView } from "../../types/chat";
+import type { ChannelType, ChatStats, UnreadView } from "../../types/chat";
 import type { ChatTables, MentionRow, ReactionRow } from "./tables";
 
 /**
@@ -49,4 +49,27 @@ export async function messageExtras(
 		tables.reactions.findAll({ where, order: [["createdAt", "ASC"]], transaction }),
 	]);
 	return { mentions: mentions.map((row) => row.get({ plain: true })), reactions: reactions.map((row) => row.get({ plain: true })) };
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Counts of channels, messages and members as of `now`, for operators; a handful of COUNT queries. */
+export async function chatStats(tables: ChatTables, now: number): Promise<ChatStats> {
+	const stored = { deletedAt: { [Op.is]: null } };
+	const since = (ms: number) => ({ ...stored, createdAt: { [Op.gte]: new Date(now - ms) } });
+	const [byType, total, lastHour, lastDay, memberships, people] = await Promise.all([
+		tables.channels.count({ group: ["type"] }),
+		tables.messages.count({ where: stored }),
+		tables.messages.count({ where: since(HOUR_MS) }),
+		tables.messages.count({ where: since(24 * HOUR_MS) }),
+		tables.members.count(),
+		tables.members.count({ distinct: true, col: "userId" }),
+	]);
+	const channels = { public: 0, private: 0, direct: 0, total: 0 };
+	for (const group of byType) {
+		const type = group.type as ChannelType;
+		if (type in channels) channels[type] = Number(group.count);
+		channels.total += Number(group.count);
+	}
+	return { channels, messages: { total, lastHour, lastDay }, members: { memberships, people } };
 }

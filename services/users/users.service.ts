@@ -18,6 +18,7 @@ import type {
 	CallerMeta,
 	PublicUser,
 	AssistantAccount,
+	RoleChange,
 	RequestMeta,
 	UserContact,
 	SessionUser,
@@ -63,6 +64,7 @@ interface UsersMethods {
 	signInWaitMs(row: UserRow | null, login: string, address: string | undefined): number;
 	recordFailedSignIn(row: UserRow | null, login: string, address: string | undefined): Promise<void>;
 	revokeSession(sessionId: string, userId: number, reason: string): Promise<void>;
+	changeRoles(ctx: Context, target: { id: number } | { username: string }, rolesAfter: (before: Role[]) => Role[], changedBy: number | null): Promise<RoleChange>;
 }
 
 type RotationOutcome =
@@ -305,38 +307,28 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 			},
 			async handler(ctx: Context<{ id: number; roles: Role[] }, CallerMeta>): Promise<PublicUser> {
 				const roles = ROLES.filter((role) => ctx.params.roles.includes(role));
-				const { row, previousRoles } = await this.transaction(async (transaction) => {
-					// The target, the caller and every admin are locked: two admins demoting each other at once are
-					// judged one after the other, and the second finds the first's change.
-					const locked = (
-						await this.tables.users.findAll({
-							where: { [Op.or]: [{ id: ctx.params.id }, { id: ctx.meta.user.id }, { roles: { [Op.like]: "%admin%" } }] },
-							lock: transaction.LOCK.UPDATE,
-							transaction,
-						})
-					).map((user) => user.get({ plain: true }));
-					const caller = locked.find((user) => user.id === ctx.meta.user.id);
-					if (!caller || !permissionsOf(parseRoles(caller.roles)).includes("users:admin")) {
-						throw new ForbiddenError("You need the 'users:admin' permission", "FORBIDDEN", { permission: "users:admin" });
-					}
-					const target = locked.find((user) => user.id === ctx.params.id);
-					if (!target) throw new NotFoundError(`User ${ctx.params.id} not found`, "USER_NOT_FOUND", { id: ctx.params.id });
-					if (isAssistantRow(target)) throw new ForbiddenError("The assistant's account has no roles to change", "ASSISTANT_ACCOUNT");
-					const before = parseRoles(target.roles);
-					const admins = locked.filter((user) => parseRoles(user.roles).includes("admin"));
-					if (before.includes("admin") && !roles.includes("admin") && admins.length <= 1) {
-						throw new ConflictError("The last admin cannot lose the admin role", "LAST_ADMIN");
-					}
-					await this.tables.users.update({ roles: roles.join(",") }, { where: { id: target.id }, transaction });
-					return { row: { ...target, roles: roles.join(",") }, previousRoles: before };
-				});
-				const user = this.publicUser(row, true);
-				// Cleans the cached sessions everywhere, so the new permissions apply to the next request, also on
-				// open sockets.
-				await this.entityChanged("updated", user, ctx);
-				ctx.broadcast<SessionChangedEvent>("users.session.changed", { userId: user.id });
-				ctx.emit<UserRolesChangedEvent>("users.user.rolesChanged", { user, previousRoles, changedBy: ctx.meta.user.id });
-				return user;
+				return (await this.changeRoles(ctx, { id: ctx.params.id }, () => roles, ctx.meta.user.id)).user;
+			},
+		},
+
+		/**
+		 * For operators (the REPL's `grant`): adds a role to a user found by username, under the rules of every
+		 * role change. No one signed in makes it, so it is not open to clients; the log records the node it came from.
+		 */
+		grantRole: {
+			visibility: "public",
+			idempotent: true,
+			params: {
+				$$strict: true,
+				username: { type: "string", trim: true, lowercase: true, min: 1, max: 32 },
+				role: { type: "enum", values: [...ROLES] },
+			},
+			async handler(ctx: Context<{ username: string; role: Role }>): Promise<RoleChange> {
+				const { username, role } = ctx.params;
+				const change = await this.changeRoles(ctx, { username }, (before) => ROLES.filter((known) => known === role || before.includes(known)), null);
+				const outcome = change.previousRoles.includes(role) ? "already had it" : `roles now ${change.user.roles.join(",")}`;
+				this.logger.info(`Operator on node ${ctx.nodeID ?? "unknown"} granted role '${role}' to ${username} (user ${change.user.id}): ${outcome}`);
+				return change;
 			},
 		},
 
@@ -372,6 +364,25 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 				if (usernames.length === 0) return {};
 				const rows = await this.tables.users.findAll({ where: { username: { [Op.in]: usernames } }, attributes: ["id", "username"] });
 				return Object.fromEntries(rows.map((row) => row.get({ plain: true })).map((row) => [row.username, row.id]));
+			},
+		},
+
+		/** For operators (the REPL's `chat-stats`, who is online): the ids of people's accounts, a page at a time. */
+		accountIds: {
+			visibility: "public",
+			idempotent: true,
+			params: {
+				after: { type: "number", integer: true, min: 0, default: 0 },
+				limit: { type: "number", integer: true, min: 1, max: 1_000, default: 1_000 },
+			},
+			async handler(ctx: Context<{ after: number; limit: number }>): Promise<{ ids: number[] }> {
+				const rows = await this.tables.users.findAll({
+					where: { id: { [Op.gt]: ctx.params.after, [Op.ne]: this.assistantAccount.id } },
+					attributes: ["id"],
+					order: [["id", "ASC"]],
+					limit: ctx.params.limit,
+				});
+				return { ids: rows.map((row) => row.get({ plain: true }).id) };
 			},
 		},
 
@@ -495,6 +506,50 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersState & DbSe
 	},
 
 	methods: {
+		/**
+		 * Changes a user's roles: the target, the admin making the change and every admin are locked, so two
+		 * admins demoting each other at once are judged one after the other and the second finds the first's
+		 * change. `changedBy` is that admin, checked again under the lock, or null for an operator on a node.
+		 */
+		async changeRoles(ctx: Context, target: { id: number } | { username: string }, rolesAfter: (before: Role[]) => Role[], changedBy: number | null): Promise<RoleChange> {
+			const { row, previousRoles } = await this.transaction(async (transaction) => {
+				const locked = (
+					await this.tables.users.findAll({
+						where: { [Op.or]: [target, ...(changedBy === null ? [] : [{ id: changedBy }]), { roles: { [Op.like]: "%admin%" } }] },
+						lock: transaction.LOCK.UPDATE,
+						transaction,
+					})
+				).map((user) => user.get({ plain: true }));
+				if (changedBy !== null) {
+					const caller = locked.find((user) => user.id === changedBy);
+					if (!caller || !permissionsOf(parseRoles(caller.roles)).includes("users:admin")) {
+						throw new ForbiddenError("You need the 'users:admin' permission", "FORBIDDEN", { permission: "users:admin" });
+					}
+				}
+				const found = locked.find((user) => ("id" in target ? user.id === target.id : user.username === target.username));
+				if (!found) {
+					const missing = "id" in target ? `User ${target.id} not found` : `No user is named '${target.username}'`;
+					throw new NotFoundError(missing, "USER_NOT_FOUND", target);
+				}
+				if (isAssistantRow(found)) throw new ForbiddenError("The assistant's account has no roles to change", "ASSISTANT_ACCOUNT");
+				const before = parseRoles(found.roles);
+				const roles = rolesAfter(before);
+				const admins = locked.filter((user) => parseRoles(user.roles).includes("admin"));
+				if (before.includes("admin") && !roles.includes("admin") && admins.length <= 1) {
+					throw new ConflictError("The last admin cannot lose the admin role", "LAST_ADMIN");
+				}
+				await this.tables.users.update({ roles: roles.join(",") }, { where: { id: found.id }, transaction });
+				return { row: { ...found, roles: roles.join(",") }, previousRoles: before };
+			});
+			const user = this.publicUser(row, true);
+			// Cleans the cached sessions everywhere, so the new permissions apply to the next request, also on
+			// open sockets.
+			await this.entityChanged("updated", user, ctx);
+			ctx.broadcast<SessionChangedEvent>("users.session.changed", { userId: user.id });
+			ctx.emit<UserRolesChangedEvent>("users.user.rolesChanged", { user, previousRoles, changedBy });
+			return { user, previousRoles };
+		},
+
 		publicUser(row: ProfileRow, showEmail: boolean): PublicUser {
 			return toPublicUser(row, showEmail ? this.cipher : null);
 		},
