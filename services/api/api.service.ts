@@ -1,7 +1,7 @@
 import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema, type IncomingRequest, type Route } from "moleculer-web";
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { resolve } from "node:path";
 import { BadRequestError, TooManyRequestsError, UnauthorizedError } from "../../broker/errors";
 import { answerHealth } from "../../broker/health";
@@ -17,6 +17,7 @@ import { RateLimiter, RedisCounters } from "../../lib/state/rate-limiter";
 import { RedisConnection } from "../../lib/state/redis";
 import type { RequestMeta, SessionUser } from "../../types/users";
 import { AiHostsMixin } from "../../mixins/ai-hosts.mixin";
+import { drainGateway, type DrainableGateway } from "./drain";
 import { CallersMixin, type CallersMethods, type CallersState } from "./callers.mixin";
 import { SocketGatewayMixin, type SocketGatewaySettings } from "./socket-gateway.mixin";
 import { BUILD_WEB_APP_COMMAND, defaultWebRoot, isWebAppBuilt, WEB_APP_NOT_BUILT, webAppAssets, webAppOnly, type ServeFiles } from "./web-app";
@@ -27,6 +28,8 @@ export interface ApiSettings extends ApiSettingsSchema {
 	redisUrl?: string;
 	/** The built web app (web/dist), served at `/`. */
 	webRoot: string;
+	/** On stop, how long requests under way may take to finish before their connections are closed. */
+	drainTimeoutMs: number;
 }
 
 interface ApiState {
@@ -38,6 +41,10 @@ interface ApiState {
 	trusted: ReadonlySet<string>;
 	/** Every REST alias generated so far, so a route whose service is away answers 503, not 404. */
 	knownAliases: Map<string, unknown>;
+	requestsInFlight: number;
+	/** Set once the node began to stop: answers ask the client to close the connection. */
+	draining: boolean;
+	server?: Server;
 }
 
 interface ApiMethods {
@@ -91,6 +98,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 		redisUrl: process.env.REDIS_URL,
 		$secureSettings: ["redisUrl"],
 		webRoot: resolve(process.env.WEB_ROOT || defaultWebRoot()),
+		drainTimeoutMs: intFromEnv(process.env.SHUTDOWN_DRAIN_MS, 10_000, "SHUTDOWN_DRAIN_MS"),
 		use: [],
 		// Each answer gets one access-log line of its own (below), without the query string.
 		logRequest: null,
@@ -106,6 +114,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 				if (!res.writableFinished) void this.broker.broadcast("gateway.request.aborted", { requestID }, { groups: ["ai"] });
 			});
 			for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+			const gateway = this as unknown as ApiState;
+			gateway.requestsInFlight = (gateway.requestsInFlight ?? 0) + 1;
+			res.once("close", () => (gateway.requestsInFlight -= 1));
+			// A stopping gateway answers what it was asked, and tells the client not to keep the connection.
+			if (gateway.draining) res.setHeader("Connection", "close");
 			const started = process.hrtime.bigint();
 			res.once("finish", () => {
 				const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -297,6 +310,11 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 	},
 
 	async stopped() {
+		// Runs before the mixins' own stops (Moleculer stops a service's mixins in reverse): sockets and requests
+		// are let go here, before moleculer-web waits for its server to close.
+		this.draining = true;
+		const { cutOff } = await drainGateway(this as unknown as DrainableGateway, this.settings.drainTimeoutMs);
+		if (cutOff > 0) this.logger.warn(`${cutOff} request(s) were still running after ${this.settings.drainTimeoutMs} ms and were cut off`);
 		// moleculer-web's own half-second debounced regeneration would otherwise still run after the stop.
 		(this as unknown as { regenerateAllAutoAliases?: { cancel?(): void } }).regenerateAllAutoAliases?.cancel?.();
 		this.limiter.close();

@@ -201,6 +201,13 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 	},
 
 	methods: {
+		/** Tells every socket of this gateway to reconnect (the SDK does, to whichever gateway answers) and closes it. */
+		closeSockets(reason: string) {
+			if (!this.io) return;
+			this.io.emit("server.shutdown", { reason });
+			this.io.disconnectSockets(true);
+		},
+
 		async socketAuthorize(socket: Socket): Promise<SessionUser> {
 			// Every attempt counts against the address, with a good token or a bad one.
 			const attempts = await this.connectLimiter.consume(`connect:ip:${clientIp(socket.request, this.trusted)}`);
