@@ -9,7 +9,7 @@ import { api, useBridgeEvent, useMe } from "../../lib/session";
 import { Board, type FocusRequest } from "./Board";
 import { canWrite, columnFilters, readFilters, roleOf, stateName, taskIdFromLink, type BoardFilters } from "./model";
 import { NewTaskDialog } from "./NewTaskDialog";
-import { Loading } from "./TaskBits";
+import { LoadFailure, Loading } from "./TaskBits";
 import { keys, loadedTasks, memberOptions, placeTask, useProject, useUsers, useWorkflow, type ColumnData } from "./queries";
 
 /** A project's board: a column per workflow state, cards moved by drag and drop or by their "Move to…" menu. */
@@ -110,17 +110,7 @@ export default function BoardPage() {
 	if (invalid || project.isError || workflow.isError || !project.data || !workflow.data) {
 		const err = project.error ?? workflow.error;
 		const missing = invalid || (err instanceof ColonyApiError && err.status === 404);
-		return (
-			<Stack p="md">
-				<Title order={1}>{missing ? "Project not found" : "The board could not be loaded"}</Title>
-				<Alert color="red" role="alert">
-					{missing ? "There is no such project, or you are not one of its members." : reasonOf(err)}
-				</Alert>
-				<Anchor component={Link} to="/projects" c="var(--mantine-color-text)" underline="always">
-					Back to your projects
-				</Anchor>
-			</Stack>
-		);
+		return <LoadFailure missing={missing} what="Project" notFound="There is no such project, or you are not one of its members." error={err} />;
 	}
 
 	const states = filters.status ? workflow.data.states.filter((state) => state.key === filters.status) : workflow.data.states;

@@ -1,5 +1,7 @@
 import type { TaskPriority, TaskView, Workflow } from "@colony/types/tasks";
-import { Badge, Group, Loader, Text, VisuallyHidden, type MantineSize } from "@mantine/core";
+import { Alert, Anchor, Badge, Group, Loader, Stack, Text, Title, VisuallyHidden, type MantineSize } from "@mantine/core";
+import { Link } from "react-router";
+import { reasonOf } from "../../lib/errors";
 import { formatDay, isOverdue, PRIORITY_COLORS, PRIORITY_LABELS } from "./model";
 import classes from "./tasks.module.css";
 
@@ -64,3 +66,19 @@ export function Loading({ label, size = "md", page }: { label: string; size?: Ma
 
 /** Mantine's input descriptions are dimmed, which lacks contrast in the dark scheme: these read as plain text. */
 export const readableDescription = { description: { color: "var(--mantine-color-text)" } };
+
+/** A screen whose data could not be read: "not found" (or the server's reason), and the way back. */
+export function LoadFailure({ missing, what, notFound, error }: { missing: boolean; what: "Project" | "Task"; notFound: string; error: unknown }) {
+	const noun = what === "Project" ? "The board" : "The task";
+	return (
+		<Stack p="md">
+			<Title order={1}>{missing ? `${what} not found` : `${noun} could not be loaded`}</Title>
+			<Alert color="red" role="alert">
+				{missing ? notFound : reasonOf(error)}
+			</Alert>
+			<Anchor component={Link} to="/projects" c="var(--mantine-color-text)" underline="always">
+				Back to your projects
+			</Anchor>
+		</Stack>
+	);
+}

@@ -9,7 +9,7 @@ import { api, useBridgeEvent, useMe } from "../../lib/session";
 import { allowedTargets, canWrite, formatDay, formatTime, percent, PRIORITY_LABELS, roleOf, stateName, taskIdFromLink } from "./model";
 import { MoveMenu } from "./MoveMenu";
 import { keys, memberOptions, nameOf, placeTask, useProject, useUsers, useWorkflow } from "./queries";
-import { AiMarker, DueDate, LabelList, Loading, PriorityTag, readableDescription, triageWaits } from "./TaskBits";
+import { AiMarker, DueDate, LabelList, LoadFailure, Loading, PriorityTag, readableDescription, triageWaits } from "./TaskBits";
 import { changesOf, draftOf, TaskFields, type TaskDraft } from "./TaskFields";
 import classes from "./tasks.module.css";
 
@@ -93,17 +93,7 @@ export default function TaskPage() {
 	if (invalid || task.isError || project.isError || workflow.isError) {
 		const err = task.error ?? project.error ?? workflow.error;
 		const missing = invalid || (err instanceof ColonyApiError && err.status === 404);
-		return (
-			<Stack p="md">
-				<Title order={1}>{missing ? "Task not found" : "The task could not be loaded"}</Title>
-				<Alert color="red" role="alert">
-					{missing ? "There is no such task, it was deleted, or you are not a member of its project." : reasonOf(err)}
-				</Alert>
-				<Anchor component={Link} to="/projects" c="var(--mantine-color-text)" underline="always">
-					Back to your projects
-				</Anchor>
-			</Stack>
-		);
+		return <LoadFailure missing={missing} what="Task" notFound="There is no such task, it was deleted, or you are not a member of its project." error={err} />;
 	}
 
 	if (!task.data || !project.data || !workflow.data) {

@@ -3,6 +3,7 @@
 import { ColonyApiError, type NewProject, type NewTask, type PublicUser, type TaskChange, type TaskQuery } from "@colony/client";
 import type { ActivityView, CommentView, ProjectView, TaskView, Workflow } from "@colony/types/tasks";
 import { vi } from "vitest";
+import { DEFAULT_WORKFLOW } from "../../../../services/tasks/workflow";
 
 // jsdom has no FontFaceSet, which Mantine's autosizing Textarea listens to (src/test/setup.ts could carry this).
 if (!("fonts" in document)) {
@@ -13,29 +14,8 @@ export const me: PublicUser = { id: 1, username: "ada", displayName: "Ada Lovela
 const grace: PublicUser = { id: 2, username: "grace", displayName: "Grace Hopper", roles: ["member"], createdAt: "2025-01-01T00:00:00.000Z" };
 const alan: PublicUser = { id: 3, username: "alan", displayName: "Alan Turing", roles: ["member"], createdAt: "2025-01-01T00:00:00.000Z" };
 
-export const DEFAULT_WORKFLOW: Workflow = {
-	states: [
-		{ key: "backlog", name: "Backlog", category: "backlog" },
-		{ key: "todo", name: "Todo", category: "unstarted" },
-		{ key: "in_progress", name: "In progress", category: "started" },
-		{ key: "in_review", name: "In review", category: "started" },
-		{ key: "done", name: "Done", category: "completed" },
-		{ key: "cancelled", name: "Cancelled", category: "cancelled" },
-	],
-	transitions: [
-		{ from: "backlog", to: "todo" },
-		{ from: "todo", to: "in_progress" },
-		{ from: "todo", to: "backlog" },
-		{ from: "in_progress", to: "in_review" },
-		{ from: "in_progress", to: "todo" },
-		{ from: "in_review", to: "done" },
-		{ from: "in_review", to: "in_progress" },
-		{ from: "done", to: "in_progress" },
-		...["backlog", "todo", "in_progress", "in_review"].map((from) => ({ from, to: "cancelled" })),
-		{ from: "cancelled", to: "backlog" },
-	],
-	initial: "backlog",
-};
+// The server's own default workflow: the fake moves tasks by the same rules.
+export { DEFAULT_WORKFLOW };
 
 export function makeTask(fields: Partial<TaskView> & { id: number; title: string }): TaskView {
 	return {
