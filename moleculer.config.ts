@@ -9,6 +9,7 @@ import "./broker/strategies/ai.strategies";
 import { AccessMiddleware } from "./broker/middlewares/access.middleware";
 import { AiInFlightMiddleware } from "./broker/middlewares/ai-in-flight.middleware";
 import { CallSafetyMiddleware } from "./broker/middlewares/call-safety.middleware";
+import { DatabaseUnavailableMiddleware } from "./broker/middlewares/database-unavailable.middleware";
 import { RejectSyncThrowsMiddleware } from "./broker/middlewares/reject-sync-throws.middleware";
 import { intFromEnv } from "./lib/config";
 import { natsConnectionFrom, type NatsConnection } from "./lib/nats-connection";
@@ -131,10 +132,11 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 		// Moleculer's own middlewares in its order, innermost first, with Colony's placed where they must run:
 		// access is judged before a cached answer could be served to a caller who may not have it; call safety
 		// sits just inside Retry, which then repeats only calls that are safe to repeat; no synchronous throw may
-		// reach the bulkhead, which would never free its slot.
+		// reach the bulkhead, which would never free its slot; a database out of reach is a 503, right at the handler.
 		internalMiddlewares: false,
 		middlewares: [
 			"ActionHook",
+			DatabaseUnavailableMiddleware,
 			"Validator",
 			RejectSyncThrowsMiddleware,
 			AiInFlightMiddleware as unknown as Middleware,

@@ -32,43 +32,57 @@ export function makeTestCertificates(dir: string): TestCertificates {
 }
 
 export interface PrivateNatsOptions {
-	user: string;
-	password: string;
+	/** Without them, the server lets any client in. */
+	user?: string;
+	password?: string;
 	/** The server's certificate, and the CA client certificates must be signed by (every client must present one). */
-	tls: { cert: string; key: string; ca: string };
+	tls?: { cert: string; key: string; ca: string };
 	/** JetStream's store. */
 	storeDir: string;
 }
 
-/** A nats-server of the test's own, with JetStream, that demands a password and a client certificate. */
+/** A nats-server of the test's own, with JetStream; it may demand a password and a client certificate. */
 export class PrivateNats {
 	private log = "";
+	private child!: ChildProcess;
 
 	private constructor(
 		readonly port: number,
-		private readonly child: ChildProcess,
-	) {
-		child.stdout?.on("data", (chunk: Buffer) => (this.log += chunk.toString()));
-		child.stderr?.on("data", (chunk: Buffer) => (this.log += chunk.toString()));
-	}
+		private readonly args: string[],
+	) {}
 
 	static async start(options: PrivateNatsOptions, timeoutMs = 10_000): Promise<PrivateNats> {
 		mkdirSync(options.storeDir, { recursive: true });
 		const port = await freePort();
-		const args = [
-			"-a", "127.0.0.1", "-p", String(port),
-			"--user", options.user, "--pass", options.password,
-			"--tls", "--tlscert", options.tls.cert, "--tlskey", options.tls.key, "--tlscacert", options.tls.ca, "--tlsverify",
-			"-js", "-sd", options.storeDir,
-		];
-		const nats = new PrivateNats(port, spawn(NATS_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] }));
+		const args = ["-a", "127.0.0.1", "-p", String(port)];
+		if (options.user !== undefined) args.push("--user", options.user, "--pass", options.password ?? "");
+		if (options.tls) {
+			args.push("--tls", "--tlscert", options.tls.cert, "--tlskey", options.tls.key, "--tlscacert", options.tls.ca, "--tlsverify");
+		}
+		args.push("-js", "-sd", options.storeDir);
+		const nats = new PrivateNats(port, args);
+		await nats.launch(timeoutMs);
+		return nats;
+	}
+
+	/** Starts the server again on the same port with the same JetStream store (after `stop`). */
+	async restart(timeoutMs = 10_000): Promise<void> {
+		await this.stop();
+		await this.launch(timeoutMs);
+	}
+
+	private async launch(timeoutMs: number): Promise<void> {
+		this.log = "";
+		const child = spawn(NATS_SERVER, this.args, { stdio: ["ignore", "pipe", "pipe"] });
+		this.child = child;
+		child.stdout?.on("data", (chunk: Buffer) => (this.log += chunk.toString()));
+		child.stderr?.on("data", (chunk: Buffer) => (this.log += chunk.toString()));
 		const deadline = Date.now() + timeoutMs;
-		while (!nats.log.includes("Server is ready")) {
-			if (nats.child.exitCode !== null) throw new Error(`nats-server exited during start:\n${nats.log}`);
-			if (Date.now() > deadline) throw new Error(`nats-server did not start in ${timeoutMs} ms:\n${nats.log}`);
+		while (!this.log.includes("Server is ready")) {
+			if (child.exitCode !== null) throw new Error(`nats-server exited during start:\n${this.log}`);
+			if (Date.now() > deadline) throw new Error(`nats-server did not start in ${timeoutMs} ms:\n${this.log}`);
 			await new Promise((resolve) => setTimeout(resolve, 50));
 		}
-		return nats;
 	}
 
 	get output(): string {

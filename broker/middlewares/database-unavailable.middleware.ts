@@ -1,0 +1,65 @@
+import { Errors, type ActionSchema, type Context, type Middleware } from "moleculer";
+
+type ActionHandler = (ctx: Context) => Promise<unknown>;
+
+const RETRY_AFTER_SECONDS = 5;
+
+/** Sequelize's errors for a database it cannot reach (refused, timed out, no free connection in time). */
+const CONNECTION_ERRORS = new Set([
+	"SequelizeConnectionError",
+	"SequelizeConnectionRefusedError",
+	"SequelizeConnectionTimedOutError",
+	"SequelizeConnectionAcquireTimeoutError",
+	"SequelizeHostNotFoundError",
+	"SequelizeHostNotReachableError",
+]);
+
+/** Driver codes of a connection that died under a query (mysql2, oracledb) or could not be opened. */
+const LOST_CONNECTION_CODES = new Set([
+	"PROTOCOL_CONNECTION_LOST",
+	"ECONNRESET",
+	"ECONNREFUSED",
+	"EPIPE",
+	"ETIMEDOUT",
+	"EHOSTUNREACH",
+	"ER_SERVER_SHUTDOWN",
+	"ER_CON_COUNT_ERROR",
+]);
+
+/** 503: the node's database does not answer now; the request can be repeated once it does. */
+export class DatabaseUnavailableError extends Errors.MoleculerError {
+	constructor(service: string) {
+		super(`The ${service} database is unreachable right now: try again in a moment`, 503, "DATABASE_UNAVAILABLE", {
+			retryAfter: RETRY_AFTER_SECONDS,
+		});
+		// The action failed at its database: another node of the same service shares that database.
+		this.retryable = false;
+	}
+}
+
+export function isDatabaseUnreachable(err: unknown): boolean {
+	const error = err as { name?: string; code?: string; parent?: { code?: string }; original?: { code?: string } } | null;
+	if (!error || typeof error !== "object") return false;
+	if (error.name && CONNECTION_ERRORS.has(error.name)) return true;
+	const code = error.parent?.code ?? error.original?.code ?? (error.name?.startsWith("Sequelize") ? error.code : undefined);
+	return code !== undefined && LOST_CONNECTION_CODES.has(code);
+}
+
+/**
+ * A database that went away would otherwise surface as a bare 500 (Sequelize's connection errors are not
+ * Moleculer errors). Next to the handler, it becomes `503 DATABASE_UNAVAILABLE`, and the pool reconnects by itself
+ * once the database answers again.
+ */
+export const DatabaseUnavailableMiddleware: Middleware = {
+	name: "DatabaseUnavailable",
+
+	localAction(handler: ActionHandler, action: ActionSchema): ActionHandler {
+		const service = (action.service as { name?: string } | undefined)?.name ?? "service";
+		return function databaseUnavailable(ctx: Context) {
+			return handler(ctx).catch((err: unknown) => {
+				if (isDatabaseUnreachable(err)) throw new DatabaseUnavailableError(service);
+				throw err;
+			});
+		};
+	},
+};
