@@ -8,6 +8,8 @@ export const theme = createTheme({
 	primaryColor: "teal",
 	primaryShade: { light: 9, dark: 9 },
 	autoContrast: true,
+	// People who asked their system for less motion get no animated transitions (menus, popovers, modals).
+	respectReducedMotion: true,
 	defaultRadius: "md",
 	fontFamily: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
 });
