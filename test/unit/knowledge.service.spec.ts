@@ -81,7 +81,8 @@ describe("knowledge service", () => {
 		broker = testBroker();
 		broker.createService(usersService());
 		broker.createService(chatService());
-		broker.createService(knowledgeService());
+		// Messages that arrive together are gathered for 200 ms: long enough on a loaded CI machine for concurrent sends.
+		broker.createService(knowledgeService({ chatBatchDelayMs: 200 }));
 		broker.createService(aiDouble(ollama.url));
 		await broker.start();
 		for (const name of ["admin", "amy", "bob"]) people[name] = await signIn(name);
