@@ -109,14 +109,14 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 			// Browsers send Origin on their own page's module scripts and API calls too: such a request is not
 			// cross-origin, and CORS_ORIGINS (the other origins allowed) must not refuse it.
 			if (isSameOrigin(req)) delete req.headers.origin;
-			// A client that goes away before its answer: work still running for it (an inference) is stopped.
-			res.once("close", () => {
-				if (!res.writableFinished) void this.broker.broadcast("gateway.request.aborted", { requestID }, { groups: ["ai"] });
-			});
 			for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
 			const gateway = this as unknown as ApiState;
-			gateway.requestsInFlight = (gateway.requestsInFlight ?? 0) + 1;
-			res.once("close", () => (gateway.requestsInFlight -= 1));
+			gateway.requestsInFlight += 1;
+			res.once("close", () => {
+				gateway.requestsInFlight -= 1;
+				// A client that goes away before its answer: work still running for it (an inference) is stopped.
+				if (!res.writableFinished) void this.broker.broadcast("gateway.request.aborted", { requestID }, { groups: ["ai"] });
+			});
 			// A stopping gateway answers what it was asked, and tells the client not to keep the connection.
 			if (gateway.draining) res.setHeader("Connection", "close");
 			const started = process.hrtime.bigint();
@@ -286,6 +286,8 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 		const gateway = this as unknown as { serve: ServeFiles };
 		gateway.serve = webAppOnly(gateway.serve, (res) => sendJson(res, 503, WEB_APP_NOT_BUILT));
 		this.trusted = trustedProxySet(this.settings.trustedProxies);
+		this.requestsInFlight = 0;
+		this.draining = false;
 		const failures = failureLog(this.broker);
 		const prefix = `colony:${this.broker.namespace}:`;
 		this.redis = this.settings.redisUrl ? new RedisConnection(this.settings.redisUrl, failures.reporter("redis")) : undefined;
