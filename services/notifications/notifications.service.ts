@@ -86,6 +86,9 @@ const taskLink = (task: TaskView) => `/tasks/${task.id}`;
  * due dates and the assistant's answers; delivered over the socket, by email (one at a time, or as a digest) and
  * by Web Push, as each person chose and when they accept (DESIGN §3).
  */
+/** Browsers one person may have subscribed at once; the oldest subscription gives way to a new one. */
+const MAX_PUSH_SUBSCRIPTIONS = 10;
+
 const NotificationsService: ServiceSchema<NotificationsSettings, NotificationsMethods & AssistantAwareMethods, NotificationsState & AssistantAwareState & DbServiceThis<NotificationsTables>> = {
 	name: "notifications",
 	mixins: [createDbMixin({ database: "notifications", migrations: notificationsMigrations, defineTables: defineNotificationsTables }), AssistantAwareMixin],
@@ -250,6 +253,14 @@ const NotificationsService: ServiceSchema<NotificationsSettings, NotificationsMe
 				await this.tables.pushSubscriptions.create(row).catch((err: unknown) => {
 					if (!(err instanceof UniqueConstraintError)) throw err;
 				});
+				// A person has a few browsers; a script subscribing endlessly must not make every delivery fan out.
+				const older = await this.tables.pushSubscriptions.findAll({
+					where: { userId: ctx.meta.user.id },
+					attributes: ["id"],
+					order: [["id", "DESC"]],
+					offset: MAX_PUSH_SUBSCRIPTIONS,
+				});
+				if (older.length > 0) await this.tables.pushSubscriptions.destroy({ where: { id: { [Op.in]: older.map((sub) => sub.get({ plain: true }).id) } } });
 				ctx.meta.$statusCode = 201;
 				return { subscribed: true };
 			},

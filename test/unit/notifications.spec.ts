@@ -342,6 +342,16 @@ describe("notifications", () => {
 			}
 		});
 
+		it("keeps a person's ten newest browser subscriptions, so endless subscribing cannot multiply each delivery", async () => {
+			for (let i = 0; i < 15; i++) {
+				expect((await platform.client.post("/api/v1/notifications/push/subscriptions", { endpoint: `${push.url}amy-${i}`, keys }, amy.accessToken)).status).toBe(201);
+			}
+			await broker.emit("tasks.task.assigned", { task: task(700, "Fan out"), assigneeId: amy.id, previousAssigneeId: null, by: bob.id });
+			await until(() => push.received.length === 10, "ten pushes");
+			await new Promise((resolve) => setTimeout(resolve, 200));
+			expect(push.received).toHaveLength(10);
+		});
+
 		it("refuses a subscription that is not a push endpoint", async () => {
 			const bad = await platform.client.post<ErrorBody>("/api/v1/notifications/push/subscriptions", { endpoint: "javascript:alert(1)", keys }, bob.accessToken);
 			expect(bad.status).toBe(422);

@@ -1,10 +1,7 @@
 import { Alert, Button, Group, Modal, Radio, Stack, TextInput } from "@mantine/core";
-import { useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { useNavigate } from "react-router";
-import { reasonOf } from "../../lib/errors";
 import { api } from "../../lib/session";
-import { chatKeys } from "./data";
+import { useChannelOpener } from "./useChannelOpener";
 
 /** What the server accepts as a channel name: lowercase letters, digits, `-` and `_`, starting with a letter or digit. */
 export function normaliseChannelName(input: string): string {
@@ -18,44 +15,30 @@ const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
 /** Creates a channel and opens it. */
 export default function NewChannelDialog({ opened, onClose }: { opened: boolean; onClose: () => void }) {
-	const queryClient = useQueryClient();
-	const navigate = useNavigate();
 	const [name, setName] = useState("");
 	const [type, setType] = useState<"public" | "private">("public");
 	const [topic, setTopic] = useState("");
-	const [error, setError] = useState<string | null>(null);
-	const [busy, setBusy] = useState(false);
 	const nameProblem = name && !NAME.test(name) ? "Start with a letter or a digit." : null;
 
 	const close = () => {
 		setName("");
 		setType("public");
 		setTopic("");
-		setError(null);
+		opener.clearError();
 		onClose();
 	};
+	const opener = useChannelOpener(close);
 
-	const submit = async (event: FormEvent) => {
+	const submit = (event: FormEvent) => {
 		event.preventDefault();
-		if (!NAME.test(name) || busy) return;
-		setBusy(true);
-		setError(null);
-		try {
-			const channel = await api.createChannel({ name, type, ...(topic.trim() ? { topic: topic.trim() } : {}) });
-			await queryClient.invalidateQueries({ queryKey: chatKeys.channels });
-			void queryClient.invalidateQueries({ queryKey: chatKeys.unread });
-			close();
-			navigate(`/channels/${channel.id}`);
-		} catch (err) {
-			setError(reasonOf(err));
-		} finally {
-			setBusy(false);
-		}
+		if (!NAME.test(name)) return;
+		void opener.open(() => api.createChannel({ name, type, ...(topic.trim() ? { topic: topic.trim() } : {}) }));
 	};
+
 
 	return (
 		<Modal opened={opened} onClose={close} title="New channel" closeButtonProps={{ "aria-label": "Close" }}>
-			<form onSubmit={(event) => void submit(event)} noValidate>
+			<form onSubmit={submit} noValidate>
 				<Stack>
 					<TextInput
 						label="Name"
@@ -74,16 +57,16 @@ export default function NewChannelDialog({ opened, onClose }: { opened: boolean;
 						</Stack>
 					</Radio.Group>
 					<TextInput label="Topic" description="Optional: what the channel is about." maxLength={250} value={topic} onChange={(event) => setTopic(event.currentTarget.value)} />
-					{error && (
+					{opener.error && (
 						<Alert color="red" role="alert">
-							{error}
+							{opener.error}
 						</Alert>
 					)}
 					<Group justify="flex-end">
 						<Button variant="default" onClick={close}>
 							Cancel
 						</Button>
-						<Button type="submit" loading={busy} disabled={!NAME.test(name)}>
+						<Button type="submit" loading={opener.busy} disabled={!NAME.test(name)}>
 							Create channel
 						</Button>
 					</Group>

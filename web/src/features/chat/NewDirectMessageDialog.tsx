@@ -1,20 +1,14 @@
 import { Alert, Button, Group, Modal, Select, Stack } from "@mantine/core";
-import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { useNavigate } from "react-router";
-import { reasonOf } from "../../lib/errors";
 import { api, useMe } from "../../lib/session";
-import { chatKeys, useDirectory } from "./data";
+import { useDirectory } from "./data";
+import { useChannelOpener } from "./useChannelOpener";
 
 /** Opens the direct conversation with someone (the same one every time). */
 export default function NewDirectMessageDialog({ opened, onClose }: { opened: boolean; onClose: () => void }) {
 	const me = useMe();
-	const queryClient = useQueryClient();
-	const navigate = useNavigate();
 	const directory = useDirectory();
 	const [person, setPerson] = useState<string | null>(null);
-	const [error, setError] = useState<string | null>(null);
-	const [busy, setBusy] = useState(false);
 
 	// Someone may have joined Colony since the list was loaded.
 	const { refetch } = directory;
@@ -32,31 +26,20 @@ export default function NewDirectMessageDialog({ opened, onClose }: { opened: bo
 
 	const close = () => {
 		setPerson(null);
-		setError(null);
+		opener.clearError();
 		onClose();
 	};
+	const opener = useChannelOpener(close);
 
-	const submit = async (event: FormEvent) => {
+	const submit = (event: FormEvent) => {
 		event.preventDefault();
-		if (!person || busy) return;
-		setBusy(true);
-		setError(null);
-		try {
-			const channel = await api.openDirect(Number(person));
-			await queryClient.invalidateQueries({ queryKey: chatKeys.channels });
-			void queryClient.invalidateQueries({ queryKey: chatKeys.unread });
-			close();
-			navigate(`/channels/${channel.id}`);
-		} catch (err) {
-			setError(reasonOf(err));
-		} finally {
-			setBusy(false);
-		}
+		if (person) void opener.open(() => api.openDirect(Number(person)));
 	};
+
 
 	return (
 		<Modal opened={opened} onClose={close} title="New direct message" closeButtonProps={{ "aria-label": "Close" }}>
-			<form onSubmit={(event) => void submit(event)} noValidate>
+			<form onSubmit={submit} noValidate>
 				<Stack>
 					<Select
 						label="Person"
@@ -70,16 +53,16 @@ export default function NewDirectMessageDialog({ opened, onClose }: { opened: bo
 						comboboxProps={{ withinPortal: true }}
 						data-autofocus
 					/>
-					{error && (
+					{opener.error && (
 						<Alert color="red" role="alert">
-							{error}
+							{opener.error}
 						</Alert>
 					)}
 					<Group justify="flex-end">
 						<Button variant="default" onClick={close}>
 							Cancel
 						</Button>
-						<Button type="submit" loading={busy} disabled={!person}>
+						<Button type="submit" loading={opener.busy} disabled={!person}>
 							Open conversation
 						</Button>
 					</Group>
