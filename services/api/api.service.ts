@@ -18,6 +18,7 @@ import { RedisConnection } from "../../lib/state/redis";
 import type { RequestMeta, SessionUser } from "../../types/users";
 import { AiHostsMixin } from "../../mixins/ai-hosts.mixin";
 import { drainGateway, type DrainableGateway } from "./drain";
+import { GatewayMetrics } from "./gateway-metrics";
 import { CallersMixin, type CallersMethods, type CallersState } from "./callers.mixin";
 import { SocketGatewayMixin, type SocketGatewaySettings } from "./socket-gateway.mixin";
 import { BUILD_WEB_APP_COMMAND, defaultWebRoot, isWebAppBuilt, WEB_APP_NOT_BUILT, webAppAssets, webAppOnly, type ServeFiles } from "./web-app";
@@ -45,6 +46,7 @@ interface ApiState {
 	/** Set once the node began to stop: answers ask the client to close the connection. */
 	draining: boolean;
 	server?: Server;
+	metrics: GatewayMetrics;
 }
 
 interface ApiMethods {
@@ -122,7 +124,10 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 			const started = process.hrtime.bigint();
 			res.once("finish", () => {
 				const ms = Number(process.hrtime.bigint() - started) / 1e6;
-				this.logger.info(`${req.method} ${(req.url ?? "").split("?")[0]} ${res.statusCode} ${ms.toFixed(1)} ms`);
+				// moleculer-web cuts the route's prefix off `url` as it routes; `originalUrl` keeps the path as asked.
+				const path = ((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "").split("?")[0];
+				gateway.metrics.answered(req.method, path, res.statusCode, ms);
+				this.logger.info(`${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)} ms`);
 			});
 		} as unknown as ApiSettingsSchema["rootCallOptions"],
 		cors: {
@@ -288,6 +293,7 @@ const ApiService: ServiceSchema<ApiSettings, ApiMethods, ApiState & CallersState
 		this.trusted = trustedProxySet(this.settings.trustedProxies);
 		this.requestsInFlight = 0;
 		this.draining = false;
+		this.metrics = new GatewayMetrics(this.broker);
 		const failures = failureLog(this.broker);
 		const prefix = `colony:${this.broker.namespace}:`;
 		this.redis = this.settings.redisUrl ? new RedisConnection(this.settings.redisUrl, failures.reporter("redis")) : undefined;

@@ -134,14 +134,14 @@ export class RestClient {
 	async request<T = Record<string, unknown>>(
 		method: string,
 		path: string,
-		options: { body?: unknown; token?: string; rawBody?: string; headers?: Record<string, string> } = {},
+		options: { body?: unknown; token?: string; rawBody?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
 	): Promise<HttpAnswer<T>> {
 		const headers: Record<string, string> = { ...options.headers };
 		if (options.token) headers.authorization = `Bearer ${options.token}`;
 		let body: string | undefined = options.rawBody;
 		if (options.body !== undefined) body = JSON.stringify(options.body);
 		if (body !== undefined) headers["content-type"] ??= "application/json";
-		const res = await fetch(this.baseUrl + path, { method, headers, body, signal: AbortSignal.timeout(10_000) });
+		const res = await fetch(this.baseUrl + path, { method, headers, body, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
 		const text = await res.text();
 		return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
 	}

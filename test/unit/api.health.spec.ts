@@ -1,6 +1,8 @@
 import type { ServiceBroker } from "moleculer";
 import { hostname, userInfo } from "node:os";
 import { apiService, gatewayUrl, RestClient, startPlatform, testBroker, type Platform } from "../support/platform";
+import { connectSocket } from "../support/sockets";
+import { until } from "../support/waiting";
 
 interface Readiness {
 	status: string;
@@ -107,5 +109,46 @@ describe("readiness of an api node without a users service", () => {
 
 		expect(answer.status).toBe(503);
 		expect(answer.body).toMatchObject({ code: 503, type: "SERVICE_UNAVAILABLE" });
+	});
+});
+
+describe("what an operator reads in the gateway's metrics", () => {
+	let platform: Platform;
+	const scrape = async () => (await fetch(`${platform.client.baseUrl}/metrics`)).text();
+	const sample = (text: string, pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+
+	beforeAll(async () => {
+		platform = await startPlatform({ chat: {}, broker: { nodeID: "api-metrics" } });
+	});
+	afterAll(() => platform.broker.stop());
+
+	it("times every HTTP answer by area, method and status class, so error and success rates can be told apart", async () => {
+		const user = await platform.client.signUp("timed");
+		await platform.client.get("/api/v1/users/me", user.accessToken);
+		await platform.client.get("/api/v1/users/me", "not-a-token");
+
+		const text = await scrape();
+		expect(sample(text, /^colony_http_request_seconds_count\{[^}]*area="api"[^}]*method="GET"[^}]*status="2xx"[^}]*\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+		expect(sample(text, /^colony_http_request_seconds_count\{[^}]*area="api"[^}]*method="GET"[^}]*status="4xx"[^}]*\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+		expect(sample(text, /^colony_http_request_seconds_sum\{[^}]*area="api"[^}]*method="POST"[^}]*status="2xx"[^}]*\} ([\d.e-]+)$/m)).toBeGreaterThan(0);
+	});
+
+	it("counts the WebSocket connections the gateway holds, up when one connects and down when it leaves", async () => {
+		const user = await platform.client.signUp("connected");
+		const connections = async () => sample(await scrape(), /^colony_websocket_connections\{[^}]*\} (\d+)$/m);
+		const before = await connections();
+
+		const socket = await connectSocket(platform.client.baseUrl, user.accessToken);
+		expect(await connections()).toBe(before + 1);
+
+		socket.disconnect();
+		await until(async () => (await connections()) === before, "the gauge to fall back", 5_000);
+	});
+
+	it("reports this process's own CPU time, not only the machine's", async () => {
+		const text = await scrape();
+
+		expect(sample(text, /^process_cpu_seconds_total\{[^}]*\} ([\d.e-]+)$/m)).toBeGreaterThan(0);
+		expect(text).toMatch(/^process_cpu_utilization\{[^}]*\} [\d.]+$/m);
 	});
 });
