@@ -1,7 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 
 const HTTP_SECONDS = "colony.http.request.seconds";
-const SOCKETS = "colony.websocket.connections";
 
 /** Which part of the gateway answered: the REST API, the web app's files, health and metrics, or nothing. */
 function areaOf(path: string): string {
@@ -11,8 +10,8 @@ function areaOf(path: string): string {
 }
 
 /**
- * The gateway's own Prometheus metrics: response time of every HTTP answer by area, method and status class
- * (their counts are the error and success rates), and the WebSocket connections it holds.
+ * The gateway's HTTP metrics: response time of every answer by area, method and status class (their counts are
+ * the error and success rates). moleculer-io counts the WebSocket connections itself (`moleculer_io_socket_active`).
  * Labels stay few on purpose: a path or user label would grow a series per channel or person.
  */
 export class GatewayMetrics {
@@ -29,16 +28,10 @@ export class GatewayMetrics {
 			unit: "seconds",
 			buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 		});
-		broker.metrics.register({ name: SOCKETS, type: "gauge", description: "WebSocket (socket.io) connections this gateway holds" });
-		broker.metrics.set(SOCKETS, 0);
 	}
 
 	answered(method: string | undefined, path: string, status: number, ms: number): void {
 		if (!this.enabled) return;
 		this.broker.metrics.observe(HTTP_SECONDS, ms / 1000, { area: areaOf(path), method: method ?? "?", status: `${Math.floor(status / 100)}xx` });
-	}
-
-	sockets(count: number): void {
-		if (this.enabled) this.broker.metrics.set(SOCKETS, count);
 	}
 }

@@ -14,7 +14,6 @@ import type { RateLimiter } from "../../lib/state/rate-limiter";
 import type { ErrorBody, PresenceStatus } from "../../types/contract";
 import type { CallerMeta, RequestMeta, SessionUser } from "../../types/users";
 import type { CallersMethods, CallersState } from "./callers.mixin";
-import type { GatewayMetrics } from "./gateway-metrics";
 
 const TYPING_INTERVAL_MS = 2_000;
 const SOCKET_CALL_TIMEOUT_MS = 15_000;
@@ -42,10 +41,6 @@ interface SocketState {
 	presence: PresenceStore;
 	/** This node's sockets per user: presence is held while a user has at least one. */
 	localSockets: Map<number, Set<string>>;
-	/** Every signed-in socket of this node, for the connections gauge. */
-	connectedSockets: number;
-	/** Set by the gateway. */
-	metrics: GatewayMetrics;
 	presenceHeartbeat: NodeJS.Timeout;
 }
 
@@ -347,16 +342,12 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 			const firstHere = sockets.size === 0;
 			sockets.add(socket.id);
 			this.localSockets.set(user.id, sockets);
-			this.connectedSockets += 1;
-			this.metrics.sockets(this.connectedSockets);
 			const failures = failureLog(this.broker);
 			if (firstHere) {
 				await this.presence.hold(user.id, this.broker.nodeID, this.settings.presenceTtlMs).catch(failures.reporter("presence lease"));
 				await this.announcePresence(user.id);
 			}
 			socket.once("disconnect", async () => {
-				this.connectedSockets -= 1;
-				this.metrics.sockets(this.connectedSockets);
 				sockets.delete(socket.id);
 				if (sockets.size > 0) return;
 				this.localSockets.delete(user.id);
@@ -379,7 +370,6 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 
 	created() {
 		this.localSockets = new Map();
-		this.connectedSockets = 0;
 	},
 
 	started() {

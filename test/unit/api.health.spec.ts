@@ -135,7 +135,8 @@ describe("what an operator reads in the gateway's metrics", () => {
 
 	it("counts the WebSocket connections the gateway holds, up when one connects and down when it leaves", async () => {
 		const user = await platform.client.signUp("connected");
-		const connections = async () => sample(await scrape(), /^colony_websocket_connections\{[^}]*\} (\d+)$/m);
+		// moleculer-io's gauge has no series until the first socket connects.
+		const connections = async () => sample(await scrape(), /^moleculer_io_socket_active\{[^}]*\} (\d+)$/m) || 0;
 		const before = await connections();
 
 		const socket = await connectSocket(platform.client.baseUrl, user.accessToken);
