@@ -3,6 +3,7 @@ import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import { hostname } from "node:os";
 import { ResilientRedisCacher } from "./broker/cacher";
 import { ScrapedPrometheusReporter } from "./broker/metrics";
+import { tracingFrom } from "./broker/tracing";
 import { colonyReplOptions } from "./broker/repl/commands";
 // Registers the AI strategies by name (an ai action's `strategy` reaches other nodes as a name).
 import "./broker/strategies/ai.strategies";
@@ -66,8 +67,8 @@ function cacherFrom(env: Env): BrokerOptions["cacher"] {
 function loggerFrom(env: Env): LoggerConfig[] {
 	const level = (env.LOG_LEVEL ?? "info") as "info";
 	const loggers: LoggerConfig[] = [
-		// One line per AI request goes to its own log (below), not to the console.
-		{ type: "Console", options: { level: { "AI-REQUESTS": "warn", "**": level }, formatter: env.NODE_ENV === "production" ? "json" : "short" } },
+		// One line per AI request and per traced span goes to its own log (below), not to the console.
+		{ type: "Console", options: { level: { "AI-REQUESTS": "warn", TRACES: "warn", "**": level }, formatter: env.NODE_ENV === "production" ? "json" : "short" } },
 	];
 	if (env.LOG_DIR) {
 		// "jsonext" puts the fields of a logged object at the top of its line: the AI request log's lines are its records.
@@ -78,9 +79,10 @@ function loggerFrom(env: Env): LoggerConfig[] {
 		// The gateway logs a line per request: those go to the access log, its warnings and errors stay in the app log.
 		// The ai nodes log a line per inference: those go to the AI request log.
 		loggers.push(
-			file("app", { API: "warn", "AI-REQUESTS": false, "**": level }),
+			file("app", { API: "warn", "AI-REQUESTS": false, TRACES: false, "**": level }),
 			file("access", { API: level, "**": false }),
 			file("ai", { "AI-REQUESTS": "info", "**": false }, "jsonext"),
+			file("traces", { TRACES: "info", "**": false }, "jsonext"),
 		);
 	}
 	return loggers;
@@ -166,10 +168,7 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 				}),
 			] as unknown as NonNullable<Exclude<BrokerOptions["metrics"], boolean>>["reporter"],
 		},
-		tracing: {
-			enabled: env.TRACING === "true",
-			exporter: { type: "Console", options: { logger: null } },
-		},
+		tracing: tracingFrom(env),
 		// What `broker.repl()` opens with (`npm run repl`, `--repl`): Colony's operator commands beside Moleculer's.
 		replOptions: colonyReplOptions,
 	};

@@ -97,6 +97,15 @@ describe("npm start on a fresh machine", () => {
 		expect(logs("access-")).toContain("/api/v1/users/me");
 		expect(logs("app-")).toContain("started successfully");
 		expect(logs("app-")).not.toContain("/api/v1/users/me");
+		// Traces: the gateway's span of GET /users/me and the users.me span under it, in one trace.
+		const spans = logs("traces-")
+			.split("\n")
+			.filter(Boolean)
+			.map((line) => JSON.parse(line) as { traceID: string; spanID: string; parentID: string | null; name: string; durationMs: number });
+		const me = spans.find((span) => span.name === "action 'users.me'");
+		expect(me).toBeDefined();
+		expect(spans.some((span) => span.traceID === me?.traceID && span.spanID !== me?.spanID)).toBe(true);
+		expect(me?.durationMs).toBeGreaterThan(0);
 		for (const secret of ["correct horse battery", issuedToken]) expect(logs("")).not.toContain(secret);
 	});
 
