@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { ResilientRedisCacher } from "./broker/cacher";
 import { ScrapedPrometheusReporter } from "./broker/metrics";
 import { tracingFrom } from "./broker/tracing";
+import { consoleLogger } from "./broker/logging";
 import { colonyReplOptions } from "./broker/repl/commands";
 // Registers the AI strategies by name (an ai action's `strategy` reaches other nodes as a name).
 import "./broker/strategies/ai.strategies";
@@ -68,7 +69,7 @@ function loggerFrom(env: Env): LoggerConfig[] {
 	const level = (env.LOG_LEVEL ?? "info") as "info";
 	const loggers: LoggerConfig[] = [
 		// One line per AI request and per traced span goes to its own log (below), not to the console.
-		{ type: "Console", options: { level: { "AI-REQUESTS": "warn", TRACES: "warn", "**": level }, formatter: env.NODE_ENV === "production" ? "json" : "short" } },
+		consoleLogger(env, { "AI-REQUESTS": "warn", TRACES: "warn", "**": level }),
 	];
 	if (env.LOG_DIR) {
 		// "jsonext" puts the fields of a logged object at the top of its line: the AI request log's lines are its records.

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -186,6 +187,30 @@ describe("npm start on a fresh machine", () => {
 			}),
 		);
 		expect(lines.join("\n")).not.toContain("cardamom");
+	});
+
+	it("logs in production one JSON record per line on stdout, with its level, module and message, for a log collector", async () => {
+		const closed = await OllamaTestServer.start();
+		const nowhere = closed.url;
+		await closed.stop();
+		const secrets = { JWT_SECRET: randomBytes(48).toString("base64"), DATA_KEY: randomBytes(32).toString("base64") };
+		const server = startServer(workdir, { PORT: "0", NODE_ENV: "production", ...secrets, OLLAMA_HOST: nowhere, DATA_DIR: join(workdir, "production") });
+		try {
+			await waitFor(() => (server.output().includes("started successfully") ? true : undefined), 20_000, "the broker");
+			await waitFor(() => (server.output().includes("is not answering") ? true : undefined), 20_000, "the AI host warning");
+		} finally {
+			server.child.kill("SIGTERM");
+			await exitCode(server.child);
+		}
+
+		const records = server.output().split("\n").filter(Boolean).map((line) => JSON.parse(line) as { level: string; time: string; mod: string; msg: string });
+		expect(records.length).toBeGreaterThan(10);
+		for (const record of records) {
+			expect(["trace", "debug", "info", "warn", "error", "fatal"]).toContain(record.level);
+			expect(Number.isNaN(Date.parse(record.time))).toBe(false);
+		}
+		expect(records).toContainEqual(expect.objectContaining({ level: "warn", mod: "ai", msg: expect.stringContaining(`The Ollama at ${nowhere} is not answering`) }));
+		expect(server.output()).not.toContain(secrets.JWT_SECRET);
 	});
 
 	it("refuses to start in production without JWT_SECRET and DATA_KEY", async () => {
