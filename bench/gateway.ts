@@ -44,7 +44,7 @@ const SERVER_PROCESS_NAMES: Record<string, string> = {
 	mariadbd: "MariaDB",
 	mysqld: "MariaDB",
 };
-const USERS_CLUSTER: ClusterLayout = { services: ["users"], databasePrefix: "bench_gw" };
+const USERS_CLUSTER: ClusterLayout = { services: ["users"], databasePrefix: "bench_gw", gateways: 2 };
 
 interface Measured {
 	label: string;
@@ -87,24 +87,38 @@ class GatewayBench {
 	}
 
 	private async measureColonyOverNats(): Promise<void> {
-		console.log("Starting Colony over NATS: a users node on MariaDB and an api gateway, sharing Redis…");
+		console.log("Starting Colony over NATS: a users node on MariaDB and two api gateways, sharing Redis…");
 		const cluster = await startColony(this.supervisor.cleanup, (node) => this.supervisor.track(node), USERS_CLUSTER);
-		const headers = await signIn(cluster.gatewayUrl);
-		await this.measureSystem("colony over NATS", cluster.gatewayUrl, headers, [
-			{ label: "api gateway", pid: cluster.gateway.pid },
-			{ label: "users node", pid: cluster.serviceNode.pid },
-		]);
-		await cluster.gateway.stop();
+		const [first, second] = cluster.gateways;
+		const headers = await signIn(first.url);
+		const usersNode = { label: "users node", pid: cluster.serviceNode.pid };
+		// One gateway (the second one idle), then both behind the same wrk, its threads split between them.
+		await this.measureSystem("colony over NATS", first.url, headers, [{ label: "api gateway", pid: first.node.pid }, usersNode]);
+		await this.measureSystem(
+			"colony over NATS, two gateways",
+			first.url,
+			headers,
+			[{ label: "api gateway 1", pid: first.node.pid }, { label: "api gateway 2", pid: second.node.pid }, usersNode],
+			cluster.gateways.map(({ url }) => ({ host: "127.0.0.1", port: Number(new URL(url).port) })),
+		);
+		for (const { node } of cluster.gateways) await node.stop();
 		await cluster.serviceNode.stop();
 	}
 
-	private async measureSystem(system: GatewaySystem, baseUrl: string, headers: Record<string, string>, processes: Measured[]): Promise<void> {
+	private async measureSystem(
+		system: GatewaySystem,
+		baseUrl: string,
+		headers: Record<string, string>,
+		processes: Measured[],
+		spreadOver?: { host: string; port: number }[],
+	): Promise<void> {
 		const url = baseUrl + ME_PATH;
+		for (const server of spreadOver ?? []) await expectOk(`http://${server.host}:${server.port}${ME_PATH}`, headers);
 		await expectOk(url, headers);
 		const targets = [...processes.filter((p): p is { label: string; pid: number } => p.pid !== undefined), ...this.servers];
 		let kept: GatewayRow | undefined;
 		for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-			const row = await this.attempt(system, url, headers, targets);
+			const row = await this.attempt(system, url, headers, targets, spreadOver);
 			// A failed request invalidates the run whatever the neighbours did: that attempt is the one reported.
 			if (failedRequests(row) > 0) {
 				kept = row;
@@ -117,14 +131,20 @@ class GatewayBench {
 		if (kept) this.rows.push(kept);
 	}
 
-	private async attempt(system: GatewaySystem, url: string, headers: Record<string, string>, targets: { label: string; pid: number }[]): Promise<GatewayRow> {
+	private async attempt(
+		system: GatewaySystem,
+		url: string,
+		headers: Record<string, string>,
+		targets: { label: string; pid: number }[],
+		spreadOver?: { host: string; port: number }[],
+	): Promise<GatewayRow> {
 		const busy = await waitForQuietMachine(cpus().length, QUIET_WAIT_MS);
 		if (busy !== undefined && busy >= 0.15) {
 			console.log(`  the machine is still ${Math.round(busy * 100)}% busy after ${QUIET_WAIT_MS / 1_000} s; measuring anyway`);
 		}
 		console.log(`  ${system}: ${SETTINGS.warmupMs > 0 ? `${wrkSeconds(SETTINGS.warmupMs)} s warm-up, then ` : ""}${wrkSeconds(SETTINGS.durationMs)} s measured…`);
-		if (SETTINGS.warmupMs > 0) await this.wrkFor(url, headers, SETTINGS.warmupMs).result;
-		const run = this.wrkFor(url, headers, SETTINGS.durationMs);
+		if (SETTINGS.warmupMs > 0) await this.wrkFor(url, headers, SETTINGS.warmupMs, spreadOver).result;
+		const run = this.wrkFor(url, headers, SETTINGS.durationMs, spreadOver);
 		const meter = new CpuMeter([...targets, ...(run.pid === undefined ? [] : [{ label: "wrk", pid: run.pid }])]);
 		meter.start();
 		const [result, cpu] = await Promise.all([run.result, cpuUntil(meter, wrkSeconds(SETTINGS.durationMs) * 1_000, run.result)]);
@@ -135,8 +155,8 @@ class GatewayBench {
 		return { system, result, cpu };
 	}
 
-	private wrkFor(url: string, headers: Record<string, string>, durationMs: number): WrkRun {
-		this.wrkRun = runWrk(this.wrk, url, { threads: SETTINGS.threads, connections: SETTINGS.connections, durationMs, headers });
+	private wrkFor(url: string, headers: Record<string, string>, durationMs: number, spreadOver?: { host: string; port: number }[]): WrkRun {
+		this.wrkRun = runWrk(this.wrk, url, { threads: SETTINGS.threads, connections: SETTINGS.connections, durationMs, headers, spreadOver });
 		return this.wrkRun;
 	}
 }

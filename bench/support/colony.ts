@@ -25,10 +25,14 @@ const SERVER_SCRIPT = resolve(__dirname, "../../server.js");
 
 export interface ColonyCluster {
 	namespace: string;
+	/** The first gateway's. */
 	gatewayUrl: string;
 	/** The node behind the gateway, running the layout's services. */
 	serviceNode: NodeProcess;
+	/** The first gateway. */
 	gateway: NodeProcess;
+	/** Every gateway, the first one first, with its base URL. */
+	gateways: { url: string; node: NodeProcess }[];
 }
 
 export interface BenchUser {
@@ -77,6 +81,8 @@ export interface ClusterLayout {
 	services: string[];
 	/** How the run's database names start; a random tag and the service's name follow. */
 	databasePrefix: string;
+	/** api gateway processes, each on a port of its own (1 unless given). */
+	gateways?: number;
 }
 
 /** What bench:chat measures behind the gateway. */
@@ -104,7 +110,7 @@ export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) =
 	});
 	cleanup.add("clear the bench's Redis keys", () => clearRedisNamespace(namespace));
 
-	const [gatewayPort, healthPort] = [await freePort(), await freePort()];
+	const healthPort = await freePort();
 	const common: NodeJS.ProcessEnv = {
 		...process.env,
 		NODE_ENV: "development",
@@ -131,21 +137,27 @@ export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) =
 	});
 	track(serviceNode);
 	cleanup.add(`stop the ${serviceNodeName}`, () => serviceNode.stop());
-	const gateway = new NodeProcess("api gateway", SERVER_SCRIPT, {
-		...common,
-		SERVICES: "api",
-		NODE_ID: `${namespace}-gateway`,
-		HOST: "127.0.0.1",
-		PORT: String(gatewayPort),
-	});
-	track(gateway);
-	cleanup.add("stop the api gateway", () => gateway.stop());
+	const gateways: { url: string; node: NodeProcess }[] = [];
+	const count = layout.gateways ?? 1;
+	for (let i = 1; i <= count; i++) {
+		const port = await freePort();
+		const name = count === 1 ? "api gateway" : `api gateway ${i}`;
+		const node = new NodeProcess(name, SERVER_SCRIPT, {
+			...common,
+			SERVICES: "api",
+			NODE_ID: `${namespace}-gateway${count === 1 ? "" : `-${i}`}`,
+			HOST: "127.0.0.1",
+			PORT: String(port),
+		});
+		track(node);
+		cleanup.add(`stop the ${name}`, () => node.stop());
+		gateways.push({ url: `http://127.0.0.1:${port}`, node });
+	}
 
-	const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
 	// Readiness of the gateway includes reaching users.resolveToken over NATS.
 	await waitUntil(() => answersOk(`http://127.0.0.1:${healthPort}/health/ready`), `the ${serviceNodeName} is ready`, 60_000);
-	await waitUntil(() => answersOk(`${gatewayUrl}/health/ready`), "the gateway is ready", 60_000);
-	return { namespace, gatewayUrl, serviceNode, gateway };
+	for (const { url, node } of gateways) await waitUntil(() => answersOk(`${url}/health/ready`), `${node.name} is ready`, 60_000);
+	return { namespace, gatewayUrl: gateways[0].url, serviceNode, gateway: gateways[0].node, gateways };
 }
 
 export interface ColonyAlone {
@@ -259,4 +271,108 @@ async function withServiceRetry<T>(attempt: () => Promise<Answer<T>>): Promise<A
 		await sleep(200);
 	}
 	return attempt();
+}
+
+export interface ServiceCluster {
+	namespace: string;
+	gatewayUrl: string;
+	/** One process per service, in the order asked for, the `api` gateway among them. */
+	nodes: { service: string; process: NodeProcess }[];
+}
+
+/**
+ * Colony as production lays it out: one process per service (`SERVICES=<one>`, each its own HEALTH_PORT),
+ * joined by NATS and sharing Redis under a namespace of their own. Every service but `api` gets a MariaDB
+ * database made for the run (`<SERVICE>_DB_URI`); the databases and the namespace's Redis keys go after it.
+ */
+export async function startServiceCluster(
+	cleanup: Cleanup,
+	track: (node: NodeProcess) => void,
+	services: string[],
+	databasePrefix: string,
+): Promise<ServiceCluster> {
+	if (!services.includes("api")) throw new Error("a service cluster needs the api gateway");
+	const tag = randomBytes(4).toString("hex");
+	const namespace = `bench-${tag}`;
+	const databases = Object.fromEntries(
+		services.filter((service) => service !== "api").map((service) => [service, `${databasePrefix}_${tag}_${service}`]),
+	);
+	cleanup.add("drop the bench databases", () =>
+		onMariaDb(async (conn) => {
+			for (const name of Object.values(databases)) await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+		}),
+	);
+	await onMariaDb(async (conn) => {
+		for (const name of Object.values(databases)) await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+	});
+	cleanup.add("clear the bench's Redis keys", () => clearRedisNamespace(namespace));
+
+	const common: NodeJS.ProcessEnv = {
+		...process.env,
+		NODE_ENV: "development",
+		NAMESPACE: namespace,
+		TRANSPORTER: SERVERS.nats,
+		REDIS_URL: SERVERS.redis,
+		CACHER: "",
+		JWT_SECRET,
+		DATA_KEY,
+		LOG_LEVEL: "warn",
+		LOG_DIR: "",
+		...UNLIMITED,
+	};
+	const gatewayPort = await freePort();
+	const nodes: { service: string; process: NodeProcess; readyUrl: string }[] = [];
+	for (const service of services) {
+		const healthPort = await freePort();
+		const env: NodeJS.ProcessEnv = { ...common, SERVICES: service, NODE_ID: `${namespace}-${service}`, HEALTH_PORT: String(healthPort) };
+		if (service === "api") Object.assign(env, { HOST: "127.0.0.1", PORT: String(gatewayPort) });
+		else env[`${service.toUpperCase()}_DB_URI`] = `${SERVERS.mariadb}/${databases[service]}`;
+		const node = new NodeProcess(`${service} node`, SERVER_SCRIPT, env);
+		track(node);
+		cleanup.add(`stop the ${service} node`, () => node.stop());
+		// The gateway answers its health on its own port; the other nodes on their HEALTH_PORT.
+		const readyUrl = `http://127.0.0.1:${service === "api" ? gatewayPort : healthPort}/health/ready`;
+		nodes.push({ service, process: node, readyUrl });
+	}
+	// The gateway last: its readiness includes reaching users.resolveToken over NATS.
+	for (const node of [...nodes.filter((n) => n.service !== "api"), ...nodes.filter((n) => n.service === "api")]) {
+		await waitUntil(() => answersOk(node.readyUrl), `the ${node.service} node is ready`, 60_000);
+	}
+	return { namespace, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, nodes: nodes.map(({ service, process }) => ({ service, process })) };
+}
+
+/**
+ * Creates `channelCount` public channels and makes each user a member of `perUser` of them, spread so every
+ * channel gets the same number of members and the members of a channel come from all over the user list (users
+ * joining in order fill every channel a little at a time). User i (i < channelCount) creates channel i.
+ */
+export async function createOverlappingChannels(
+	gatewayUrl: string,
+	users: BenchUser[],
+	prefix: string,
+	channelCount: number,
+	perUser: number,
+): Promise<{ channelIds: number[]; channelsOfUser: number[][] }> {
+	if (channelCount < perUser || channelCount > users.length) {
+		throw new Error(`cannot put ${users.length} users in ${perUser} of ${channelCount} channels each`);
+	}
+	const channelIds: number[] = [];
+	for (let i = 0; i < channelCount; i++) {
+		const created = await withServiceRetry(() =>
+			post<{ channel: { id: number } }>(gatewayUrl, "/api/v1/channels", { name: `${prefix}-${i}`, type: "public" }, users[i].token),
+		);
+		if (created.status !== 201) throw new Error(`create channel ${prefix}-${i}: HTTP ${created.status} ${JSON.stringify(created.body)}`);
+		channelIds.push(created.body.channel.id);
+	}
+	const stride = Math.floor(channelCount / perUser);
+	const channelsOfUser = users.map((_, u) => Array.from({ length: perUser }, (_, k) => channelIds[(u + k * stride) % channelCount]));
+	const joins = users.flatMap((user, u) =>
+		channelsOfUser[u].filter((_, k) => !(k === 0 && u < channelCount)).map((channelId) => ({ user, channelId })),
+	);
+	await forEachLimited(joins, 16, ({ user, channelId }) =>
+		expectStatus(`${user.username} joins channel ${channelId}`, 200, post(gatewayUrl, `/api/v1/channels/${channelId}/join`, {}, user.token)).then(
+			() => undefined,
+		),
+	);
+	return { channelIds, channelsOfUser };
 }

@@ -2,7 +2,7 @@ import { OTHER_LOAD, type CpuShare } from "./processes";
 import { machineLine, NOISY_PERCENT, type Machine } from "./report";
 import type { WrkResult } from "./wrk";
 
-export type GatewaySystem = "bare moleculer-web" | "colony, one process" | "colony over NATS";
+export type GatewaySystem = "bare moleculer-web" | "colony, one process" | "colony over NATS" | "colony over NATS, two gateways";
 
 export interface GatewayRow {
 	system: GatewaySystem;
@@ -134,6 +134,18 @@ export function gatewayLimits(rows: GatewayRow[], machine: Machine, settings: Ga
 				"time goes is in *Profile of the request path* below.",
 		);
 	}
+	const twoGateways = rowOf(rows, "colony over NATS, two gateways");
+	if (nats && twoGateways) {
+		const gain = twoGateways.result.requestsPerSecond / nats.result.requestsPerSecond;
+		const busiest = [...serverShares(twoGateways)].sort((a, b) => b.percent - a.percent)[0];
+		paragraphs.push(
+			`**A second gateway.** With wrk's threads split between two api gateways, Colony over NATS answered ` +
+				`${rate(twoGateways.result.requestsPerSecond)} req/s, ${gain.toFixed(2)} × one gateway's ${rate(nats.result.requestsPerSecond)}` +
+				(busiest ? `; the busiest process was the ${busiest.label} (${Math.round(busiest.percent)}% of a core)` : "") +
+				`. On ${machine.cores} cores shared by every process, a second gateway adds capacity only where the first one ` +
+				"was the limit and cores were left; on a cluster of machines each gateway brings its own.",
+		);
+	}
 	return paragraphs;
 }
 
@@ -171,7 +183,10 @@ export function gatewayMarkdown(rows: GatewayRow[], machine: Machine, settings: 
 		"- **colony over NATS**: two processes from `dist/server.js` — `SERVICES=users` on a MariaDB database made for the " +
 			"run and `SERVICES=api` — joined by NATS, sharing Redis under a namespace of their own (the database, the " +
 			"namespace's Redis keys and the processes are removed after the run), `LOG_LEVEL=warn`.",
-		"- Both Colony systems run with `RATE_LIMIT_PER_MIN=100000000`: the limiter counts every request, as in " +
+		"- **colony over NATS, two gateways**: the same cluster with a second `SERVICES=api` process started beside the " +
+			"first (it is there, idle, while the single gateway is measured); wrk's threads are split between the two " +
+			"(a wrk script sets each thread's address), so one client and one latency distribution cover both.",
+		"- Every Colony system runs with `RATE_LIMIT_PER_MIN=100000000`: the limiter counts every request, as in " +
 			"production, but never refuses one. One user is registered and signed in over REST; wrk sends its access " +
 			"token as `Authorization: Bearer …` on every request.",
 		"- Before a system is measured one request must answer 200. wrk runs with `--latency` (p50 and p99 are read from " +

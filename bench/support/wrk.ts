@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
 export interface WrkSettings {
@@ -8,6 +9,11 @@ export interface WrkSettings {
 	/** wrk counts whole seconds: this is rounded to them, and to at least one. */
 	durationMs: number;
 	headers: Record<string, string>;
+	/**
+	 * Servers to spread wrk's threads over, round robin (thread 1 to the first, thread 2 to the second…), all asked
+	 * for the URL's path: one client, one latency distribution, several gateways. Without it, the URL's server.
+	 */
+	spreadOver?: { host: string; port: number }[];
 }
 
 export interface WrkResult {
@@ -60,6 +66,7 @@ export function runWrk(wrk: string, url: string, settings: WrkSettings): WrkRun 
 		`--timeout=${TIMEOUT}`,
 		"--latency",
 		...Object.entries(settings.headers).flatMap(([name, value]) => ["--header", `${name}: ${value}`]),
+		...(settings.spreadOver?.length ? ["--script", spreadScript(settings.spreadOver)] : []),
 		url,
 	];
 	const child = spawn(wrk, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -82,6 +89,26 @@ export function runWrk(wrk: string, url: string, settings: WrkSettings): WrkRun 
 		if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 	};
 	return { pid: child.pid, result, kill };
+}
+
+/** A wrk Lua script whose setup() points each thread at the next of `servers` (wrk's documented `thread.addr`). */
+function spreadScript(servers: { host: string; port: number }[]): string {
+	const targets = servers.map(({ host, port }) => `{ "${host}", "${port}" }`).join(", ");
+	const script = join(mkdtempSync(join(tmpdir(), "colony-wrk-")), "spread.lua");
+	writeFileSync(
+		script,
+		[
+			`local targets = { ${targets} }`,
+			"local threads = 0",
+			"function setup(thread)",
+			"  local target = targets[threads % #targets + 1]",
+			"  threads = threads + 1",
+			"  thread.addr = wrk.lookup(target[1], target[2])[1]",
+			"end",
+			"",
+		].join("\n"),
+	);
+	return script;
 }
 
 const TIME_UNITS_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
