@@ -92,14 +92,17 @@ export const CHAT_CLUSTER: ClusterLayout = { services: ["users", "chat"], databa
 const UNLIMITED = { RATE_LIMIT_PER_MIN: "100000000", SOCKET_RATE_LIMIT_PER_MIN: "100000000", SOCKET_CONNECTS_PER_MIN: "100000000" };
 
 /**
- * The full path as separate processes: a node running `layout.services` on MariaDB databases made for this
- * run, and an `api` gateway, joined by NATS and sharing Redis under a namespace of their own.
+ * What every bench cluster starts from: a namespace of its own (its Redis keys cleared after the run), a MariaDB
+ * database per service made for the run (dropped after it), and the environment its nodes share.
  */
-export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) => void, layout: ClusterLayout = CHAT_CLUSTER): Promise<ColonyCluster> {
+async function prepareCluster(
+	cleanup: Cleanup,
+	servicesWithDatabases: string[],
+	databasePrefix: string,
+): Promise<{ namespace: string; common: NodeJS.ProcessEnv; databaseUris: Record<string, string> }> {
 	const tag = randomBytes(4).toString("hex");
 	const namespace = `bench-${tag}`;
-	const databases = Object.fromEntries(layout.services.map((service) => [service, `${layout.databasePrefix}_${tag}_${service}`]));
-
+	const databases = Object.fromEntries(servicesWithDatabases.map((service) => [service, `${databasePrefix}_${tag}_${service}`]));
 	cleanup.add("drop the bench databases", () =>
 		onMariaDb(async (conn) => {
 			for (const name of Object.values(databases)) await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
@@ -109,8 +112,6 @@ export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) =
 		for (const name of Object.values(databases)) await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
 	});
 	cleanup.add("clear the bench's Redis keys", () => clearRedisNamespace(namespace));
-
-	const healthPort = await freePort();
 	const common: NodeJS.ProcessEnv = {
 		...process.env,
 		NODE_ENV: "development",
@@ -124,10 +125,20 @@ export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) =
 		LOG_DIR: "",
 		...UNLIMITED,
 	};
-	const serviceNodeName = `${layout.services.join(",")} node`;
 	const databaseUris = Object.fromEntries(
 		Object.entries(databases).map(([service, name]) => [`${service.toUpperCase()}_DB_URI`, `${SERVERS.mariadb}/${name}`]),
 	);
+	return { namespace, common, databaseUris };
+}
+
+/**
+ * The full path as separate processes: a node running `layout.services` on MariaDB databases made for this
+ * run, and an `api` gateway, joined by NATS and sharing Redis under a namespace of their own.
+ */
+export async function startColony(cleanup: Cleanup, track: (node: NodeProcess) => void, layout: ClusterLayout = CHAT_CLUSTER): Promise<ColonyCluster> {
+	const { namespace, common, databaseUris } = await prepareCluster(cleanup, layout.services, layout.databasePrefix);
+	const healthPort = await freePort();
+	const serviceNodeName = `${layout.services.join(",")} node`;
 	const serviceNode = new NodeProcess(serviceNodeName, SERVER_SCRIPT, {
 		...common,
 		SERVICES: layout.services.join(","),
@@ -292,41 +303,18 @@ export async function startServiceCluster(
 	databasePrefix: string,
 ): Promise<ServiceCluster> {
 	if (!services.includes("api")) throw new Error("a service cluster needs the api gateway");
-	const tag = randomBytes(4).toString("hex");
-	const namespace = `bench-${tag}`;
-	const databases = Object.fromEntries(
-		services.filter((service) => service !== "api").map((service) => [service, `${databasePrefix}_${tag}_${service}`]),
+	const { namespace, common, databaseUris } = await prepareCluster(
+		cleanup,
+		services.filter((service) => service !== "api"),
+		databasePrefix,
 	);
-	cleanup.add("drop the bench databases", () =>
-		onMariaDb(async (conn) => {
-			for (const name of Object.values(databases)) await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
-		}),
-	);
-	await onMariaDb(async (conn) => {
-		for (const name of Object.values(databases)) await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
-	});
-	cleanup.add("clear the bench's Redis keys", () => clearRedisNamespace(namespace));
-
-	const common: NodeJS.ProcessEnv = {
-		...process.env,
-		NODE_ENV: "development",
-		NAMESPACE: namespace,
-		TRANSPORTER: SERVERS.nats,
-		REDIS_URL: SERVERS.redis,
-		CACHER: "",
-		JWT_SECRET,
-		DATA_KEY,
-		LOG_LEVEL: "warn",
-		LOG_DIR: "",
-		...UNLIMITED,
-	};
 	const gatewayPort = await freePort();
 	const nodes: { service: string; process: NodeProcess; readyUrl: string }[] = [];
 	for (const service of services) {
 		const healthPort = await freePort();
 		const env: NodeJS.ProcessEnv = { ...common, SERVICES: service, NODE_ID: `${namespace}-${service}`, HEALTH_PORT: String(healthPort) };
 		if (service === "api") Object.assign(env, { HOST: "127.0.0.1", PORT: String(gatewayPort) });
-		else env[`${service.toUpperCase()}_DB_URI`] = `${SERVERS.mariadb}/${databases[service]}`;
+		else env[`${service.toUpperCase()}_DB_URI`] = databaseUris[`${service.toUpperCase()}_DB_URI`];
 		const node = new NodeProcess(`${service} node`, SERVER_SCRIPT, env);
 		track(node);
 		cleanup.add(`stop the ${service} node`, () => node.stop());
