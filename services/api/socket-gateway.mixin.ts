@@ -54,7 +54,8 @@ interface SocketMethods {
 	endSocket(socket: Socket, type: string, reason: string): void;
 	sessionEnded(revocation: Revocation): void;
 	trackSocket(socket: Socket, user: SessionUser): Promise<void>;
-	announcePresence(userId: number): Promise<void>;
+	announcePresence(userId: number, audience?: string[]): Promise<void>;
+	presenceAudience(userId: number): Promise<string[]>;
 }
 
 type SocketThis = Service<SocketGatewaySettings> & SocketState & SocketMethods & CallersState & CallersMethods;
@@ -343,28 +344,43 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 			sockets.add(socket.id);
 			this.localSockets.set(user.id, sockets);
 			const failures = failureLog(this.broker);
+			// Who hears of it: the people who share a channel with the user (their rooms), and the user's own devices.
+			const roomsOf = () => [...socket.rooms].filter((room) => room !== socket.id);
 			if (firstHere) {
 				await this.presence.hold(user.id, this.broker.nodeID, this.settings.presenceTtlMs).catch(failures.reporter("presence lease"));
-				await this.announcePresence(user.id);
+				await this.announcePresence(user.id, roomsOf());
 			}
+			// socket.io empties a socket's rooms before "disconnect": they are read while it is still leaving.
+			let roomsWhenLeaving: string[] = [];
+			socket.once("disconnecting", () => (roomsWhenLeaving = roomsOf()));
 			socket.once("disconnect", async () => {
 				sockets.delete(socket.id);
 				if (sockets.size > 0) return;
 				this.localSockets.delete(user.id);
 				await this.presence.release(user.id, this.broker.nodeID).catch(failures.reporter("presence release"));
-				await this.announcePresence(user.id);
+				await this.announcePresence(user.id, roomsWhenLeaving);
 			});
 		},
 
-		async announcePresence(userId: number) {
+		/**
+		 * Tells whoever shares a channel with the user (and the user's other devices) that their status changed; not
+		 * every socket: at a few thousand people online, each connection would otherwise cost a push to everyone.
+		 */
+		async announcePresence(userId: number, audience?: string[]) {
 			try {
+				const rooms = audience && audience.length > 0 ? audience : await this.presenceAudience(userId);
 				const status = (await this.presence.statusOf([userId]))[userId];
-				this.broker.broadcast(PUSH_EVENT, { rooms: [], event: "presence", data: { userId, status } } satisfies PushPayload, {
+				this.broker.broadcast(PUSH_EVENT, { rooms, event: "presence", data: { userId, status } } satisfies PushPayload, {
 					groups: ["api"],
 				});
 			} catch (err) {
 				failureLog(this.broker).report("presence announcement", err);
 			}
+		},
+
+		async presenceAudience(userId: number) {
+			const channels = await this.broker.call<number[], { userId: number }>("chat.channelsOf", { userId });
+			return [userRoom(userId), ...channels.map(channelRoom)];
 		},
 	},
 

@@ -121,6 +121,11 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 	it("shows the users of a gateway that crashed as offline once its presence lease runs out", async () => {
 		const { body } = await gatewayA.register("pia");
 		const pia = await gatewayA.login("pia");
+		await gatewayA.register("quinn");
+		const quinn = await gatewayA.login("quinn");
+		// Presence goes to the people who share a channel with pia.
+		const channel = await gatewayA.post<{ channel: { id: number } }>("/api/v1/channels", { name: "watch", type: "public" }, pia.accessToken);
+		await gatewayA.post(`/api/v1/channels/${channel.body.channel.id}/join`, {}, quinn.accessToken);
 		const socket = io(gatewayBUrl, { auth: { token: pia.accessToken }, reconnection: false, transports: ["websocket"] });
 		sockets.push(socket);
 		await new Promise<void>((resolve, reject) => {
@@ -131,8 +136,7 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 			(await gatewayA.get<{ items: { status: string }[] }>(`/api/v1/presence?ids=${body.user.id}`, pia.accessToken)).body.items[0]
 				.status;
 		expect(await statusOfPia()).toBe("online");
-		await gatewayA.register("quinn");
-		const watcher = io(gatewayA.baseUrl, { auth: { token: (await gatewayA.login("quinn")).accessToken }, reconnection: false, transports: ["websocket"] });
+		const watcher = io(gatewayA.baseUrl, { auth: { token: quinn.accessToken }, reconnection: false, transports: ["websocket"] });
 		sockets.push(watcher);
 		const announced: { userId: number; status: string }[] = [];
 		watcher.on("presence", (change: { userId: number; status: string }) => announced.push(change));

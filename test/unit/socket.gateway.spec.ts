@@ -4,6 +4,7 @@ import { AccessTokens } from "../../lib/auth/tokens";
 import type { ChannelView, MessageView } from "../../types/chat";
 import { RestClient, startPlatform } from "../support/platform";
 import { callAction as call, connected, openSocket as open } from "../support/sockets";
+import { until } from "../support/waiting";
 
 interface ConnectRefusal {
 	message: string;
@@ -197,6 +198,28 @@ describe("socket gateway", () => {
 			gus.close();
 			for (let i = 0; i < 50 && (await status()) !== "offline"; i++) await new Promise((r) => setTimeout(r, 20));
 			expect(await status()).toBe("offline");
+		});
+
+		it("tells the people who share a channel with a user when they come and go, and nobody else", async () => {
+			const names = ["pat", "kim", "lou"];
+			for (const name of names) {
+				ids[name] = (await rest.register(name)).body.user.id;
+				tokens[name] = (await rest.login(name)).accessToken;
+			}
+			const channel = await rest.post<{ channel: { id: number } }>("/api/v1/channels", { name: "pat-and-kim", type: "private" }, tokens.pat);
+			await rest.post(`/api/v1/channels/${channel.body.channel.id}/members`, { userId: ids.kim }, tokens.pat);
+			const heard: Record<string, { userId: number; status: string }[]> = { kim: [], lou: [] };
+			for (const name of ["kim", "lou"] as const) {
+				const socket = track(await connected(open(url, tokens[name])));
+				socket.on("presence", (change: { userId: number; status: string }) => heard[name].push(change));
+			}
+
+			const pat = track(await connected(open(url, tokens.pat)));
+			pat.close();
+			await until(() => heard.kim.some((change) => change.userId === ids.pat && change.status === "offline"), "kim hears pat leave", 5_000);
+
+			expect(heard.kim.filter((change) => change.userId === ids.pat).map((change) => change.status)).toEqual(["online", "offline"]);
+			expect(heard.lou.filter((change) => change.userId === ids.pat)).toEqual([]);
 		});
 
 		it("rejects a presence query that is not a list of ids", async () => {
