@@ -40,7 +40,7 @@ import {
 	type ScalingSystem,
 } from "./support/ai-report";
 import { clearRedisNamespace, SERVERS } from "./support/colony";
-import { CpuMeter, findProcesses, OTHER_LOAD, waitForQuietMachine, type CpuShare } from "./support/processes";
+import { CpuMeter, type CpuShare, findProcesses, OTHER_LOAD, runBench, waitForQuietMachine } from "./support/processes";
 import { describeCode, describeMachine, machineLine, NOISY_PERCENT } from "./support/report";
 import { writeResultsSection } from "./support/results-file";
 import { Cleanup, Supervisor } from "./support/supervisor";
@@ -401,10 +401,4 @@ async function main(): Promise<number> {
 	return 0;
 }
 
-main().then(
-	(code) => process.exit(code),
-	(err: Error) => {
-		console.error(`\nbench:ai failed: ${err.stack ?? err.message}`);
-		process.exit(1);
-	},
-);
+runBench("ai", main);

@@ -4,7 +4,7 @@ import type { Socket } from "socket.io-client";
 import { intFromEnv, listFromEnv } from "../lib/config";
 import { createChannels, SERVERS, signUpUsers, startColony, type BenchUser } from "./support/colony";
 import { closeSockets, connectSockets, runClosedLoop, runFixedRate, type ChannelLoad, type LoadResult, type SendMessage } from "./support/load";
-import { CpuMeter, findProcesses, NodeProcess, OTHER_LOAD, sleep, waitForQuietMachine } from "./support/processes";
+import { CpuMeter, findProcesses, NodeProcess, OTHER_LOAD, runBench, SERVER_PROCESS_NAMES, sleep, waitForQuietMachine } from "./support/processes";
 import {
 	cpuTable,
 	describeCode,
@@ -54,12 +54,6 @@ const MAX_ATTEMPTS = 3;
 const BARE_SERVER_SCRIPT = resolve(__dirname, "bare-server.js");
 const REPO = resolve(__dirname, "../..");
 const RESULTS_FILE = resolve(REPO, "bench/RESULTS.md");
-const SERVER_PROCESS_NAMES: Record<string, string> = {
-	"nats-server": "NATS",
-	"redis-server": "Redis",
-	mariadbd: "MariaDB",
-	mysqld: "MariaDB",
-};
 
 /** Where each socket of a scenario goes, and how the scenario is measured. */
 interface Scenario {
@@ -291,7 +285,7 @@ function selectedScenarios(): Scenario[] {
 	return scenarios;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
 	const machine = describeMachine();
 	const code = describeCode(REPO);
 	console.log(`Chat fan-out benchmark on ${machineLine(machine)}\nCode: ${code}`);
@@ -315,16 +309,11 @@ async function main(): Promise<void> {
 		writeResultsSection(RESULTS_FILE, "chat", resultsMarkdown(bench.rows, machine, SETTINGS, code, new Date()));
 		console.log(`\nWrote the chat section of ${RESULTS_FILE}`);
 	}
+	return 0;
 }
 
 function describeScenario(scenario: Scenario): string {
 	return `${scenario.sockets} sockets in ${scenario.channels} × ${scenario.sockets / scenario.channels} (${scenario.phases.join(" and ")})`;
 }
 
-main().then(
-	() => process.exit(0),
-	(err: Error) => {
-		console.error(`\nbench:chat failed: ${err.message}`);
-		process.exit(1);
-	},
-);
+runBench("chat", main);

@@ -13,7 +13,7 @@ import {
 	type GatewaySettings,
 	type GatewaySystem,
 } from "./support/gateway-report";
-import { CpuMeter, findProcesses, NodeProcess, OTHER_LOAD, waitForQuietMachine, type CpuShare } from "./support/processes";
+import { CpuMeter, type CpuShare, findProcesses, NodeProcess, OTHER_LOAD, runBench, SERVER_PROCESS_NAMES, waitForQuietMachine } from "./support/processes";
 import { describeCode, describeMachine, machineLine, NOISY_PERCENT } from "./support/report";
 import { writeResultsSection } from "./support/results-file";
 import { Supervisor } from "./support/supervisor";
@@ -38,12 +38,6 @@ const MAX_WINDOW_MS = 120_000;
 const BARE_GATEWAY_SCRIPT = resolve(__dirname, "bare-gateway.js");
 const REPO = resolve(__dirname, "../..");
 const RESULTS_FILE = resolve(REPO, "bench/RESULTS.md");
-const SERVER_PROCESS_NAMES: Record<string, string> = {
-	"nats-server": "NATS",
-	"redis-server": "Redis",
-	mariadbd: "MariaDB",
-	mysqld: "MariaDB",
-};
 const USERS_CLUSTER: ClusterLayout = { services: ["users"], databasePrefix: "bench_gw", gateways: 2 };
 
 interface Measured {
@@ -239,10 +233,4 @@ async function main(): Promise<number> {
 	return 0;
 }
 
-main().then(
-	(code) => process.exit(code),
-	(err: Error) => {
-		console.error(`\nbench:gateway failed: ${err.message}`);
-		process.exit(1);
-	},
-);
+runBench("gateway", main);

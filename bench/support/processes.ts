@@ -164,6 +164,25 @@ export function machineBusySeconds(): number | undefined {
 }
 
 /** Running processes whose command name is one of `names` (e.g. the local NATS, Redis and MariaDB servers). */
+/** The servers the benches measure beside Colony's own processes, by process name. */
+export const SERVER_PROCESS_NAMES: Record<string, string> = {
+	"nats-server": "NATS",
+	"redis-server": "Redis",
+	mariadbd: "MariaDB",
+	mysqld: "MariaDB",
+};
+
+/** Runs a bench's main and exits with its code; a failure is printed in one line with the bench's name. */
+export function runBench(name: string, main: () => Promise<number>): void {
+	main().then(
+		(code) => process.exit(code),
+		(err: Error) => {
+			console.error(`\nbench:${name} failed: ${err.stack ?? err.message}`);
+			process.exit(1);
+		},
+	);
+}
+
 export function findProcesses(names: Record<string, string>): { label: string; pid: number }[] {
 	const found: { label: string; pid: number }[] = [];
 	let entries: string[];
@@ -247,4 +266,24 @@ export async function waitForQuietMachine(cores: number, maxWaitMs: number, busy
 		if (busy < busyBelow) return busy;
 	} while (performance.now() < deadline);
 	return busy;
+}
+
+export interface MemoryUse {
+	/** Resident set now (VmRSS), MiB. */
+	rssMiB: number;
+	/** The highest resident set the process has had (VmHWM), MiB. */
+	peakMiB: number;
+}
+
+/** A process's resident memory from /proc/<pid>/status; undefined where there is no /proc or the process is gone. */
+export function memoryUse(pid: number): MemoryUse | undefined {
+	try {
+		const status = readFileSync(`/proc/${pid}/status`, "utf8");
+		const kib = (field: string) => Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? Number.NaN);
+		const [rss, peak] = [kib("VmRSS"), kib("VmHWM")];
+		if (Number.isNaN(rss) || Number.isNaN(peak)) return undefined;
+		return { rssMiB: rss / 1024, peakMiB: peak / 1024 };
+	} catch {
+		return undefined;
+	}
 }
