@@ -33,6 +33,11 @@ export function toClientError(err: GatewayError): ErrorBody {
 		if ((err.data as { action?: string } | undefined)?.action?.startsWith("ai.")) return aiUnavailable();
 		return { name: "ServiceUnavailableError", message: "Service is temporarily unavailable", code: 503, type: "SERVICE_UNAVAILABLE" };
 	}
+	// Moleculer's bulkhead queue is full: the server is overloaded, not the client over a limit, and the message
+	// would name the node.
+	if (err.name === "QueueIsFullError") {
+		return { name: "ServiceBusyError", message: "The server is busy: retry in a moment", code: 503, type: "SERVICE_BUSY", data: { retryAfter: 1 } };
+	}
 	if (code >= 400 && code < 500) {
 		return { name: err.name, message: err.message, code, type: err.type ?? "BAD_REQUEST", data: err.data };
 	}
