@@ -37,18 +37,42 @@ export class DatabaseUnavailableError extends Errors.MoleculerError {
 	}
 }
 
+/** The database gave up on a transaction to let others through (deadlock victim, lock wait too long). */
+const CONTENTION_CODES = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT", "SQLITE_BUSY"]);
+
+/** 503: the database rolled the work back under contention; repeating the request is safe and likely to succeed. */
+export class DatabaseBusyError extends Errors.MoleculerError {
+	constructor(service: string) {
+		super(`The ${service} database is busy: try again in a moment`, 503, "DATABASE_BUSY", { retryAfter: 1 });
+		this.retryable = false;
+	}
+}
+
+interface SequelizeLikeError {
+	name?: string;
+	code?: string;
+	parent?: { code?: string; errno?: number };
+	original?: { code?: string; errno?: number };
+}
+
+function driverCode(err: unknown): string | undefined {
+	const error = err as SequelizeLikeError | null;
+	if (!error || typeof error !== "object") return undefined;
+	return error.parent?.code ?? error.original?.code ?? (error.name?.startsWith("Sequelize") ? error.code : undefined);
+}
+
 export function isDatabaseUnreachable(err: unknown): boolean {
 	const error = err as { name?: string; code?: string; parent?: { code?: string }; original?: { code?: string } } | null;
 	if (!error || typeof error !== "object") return false;
 	if (error.name && CONNECTION_ERRORS.has(error.name)) return true;
-	const code = error.parent?.code ?? error.original?.code ?? (error.name?.startsWith("Sequelize") ? error.code : undefined);
+	const code = driverCode(error);
 	return code !== undefined && LOST_CONNECTION_CODES.has(code);
 }
 
 /**
  * A database that went away would otherwise surface as a bare 500 (Sequelize's connection errors are not
  * Moleculer errors). Next to the handler, it becomes `503 DATABASE_UNAVAILABLE`, and the pool reconnects by itself
- * once the database answers again.
+ * once the database answers again; work rolled back under lock contention becomes `503 DATABASE_BUSY`.
  */
 export const DatabaseUnavailableMiddleware: Middleware = {
 	name: "DatabaseUnavailable",
@@ -58,6 +82,16 @@ export const DatabaseUnavailableMiddleware: Middleware = {
 		return function databaseUnavailable(ctx: Context) {
 			return handler(ctx).catch((err: unknown) => {
 				if (isDatabaseUnreachable(err)) throw new DatabaseUnavailableError(service);
+				const code = driverCode(err);
+				if (code && CONTENTION_CODES.has(code)) throw new DatabaseBusyError(service);
+				// Any other database failure crosses NATS without its driver details: its code goes with it, for the log
+				// (the client's answer stays a plain 500). Not the SQL message, which may quote stored values.
+				if ((err as SequelizeLikeError | null)?.name?.startsWith("Sequelize")) {
+					const failure = new Errors.MoleculerServerError(`${service} database error ${code ?? (err as Error).name}`, 500, "DATABASE_ERROR", { code });
+					// As the driver's error was: not repeated by Moleculer.
+					failure.retryable = false;
+					throw failure;
+				}
 				throw err;
 			});
 		};

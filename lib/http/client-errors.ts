@@ -43,7 +43,7 @@ export function toClientError(err: GatewayError): ErrorBody {
 	}
 	// Which host failed and why is for the logs; the client learns that no AI host can answer now.
 	if (err.type === "AI_HOST_UNAVAILABLE" || err.type === "AI_UNAVAILABLE") return aiUnavailable();
-	if (err.type === "DATABASE_UNAVAILABLE") {
+	if (err.type === "DATABASE_UNAVAILABLE" || err.type === "DATABASE_BUSY") {
 		return { name: "ServiceUnavailableError", message: err.message, code: 503, type: err.type, data: err.data };
 	}
 	if (err.type === "SERVICE_BUSY" || err.type === "SIGN_IN_BUSY") {
