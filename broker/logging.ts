@@ -1,7 +1,7 @@
 import type { LoggerConfig } from "moleculer";
 import { pino, type Logger as PinoLogger } from "pino";
+import { isProduction, type Env } from "../lib/config";
 
-type Env = Record<string, string | undefined>;
 type Level = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 
 /**
@@ -28,7 +28,7 @@ export function moleculerCallsToPino(logger: PinoLogger): Record<Level, (...args
  * `levels` names a level per logger module ("**" for the rest).
  */
 export function consoleLogger(env: Env, levels: Record<string, string>): LoggerConfig {
-	if (env.NODE_ENV !== "production") return { type: "Console", options: { level: levels, formatter: "short" } };
+	if (!isProduction(env)) return { type: "Console", options: { level: levels, formatter: "short" } };
 	const root = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } });
 	return {
 		type: "Pino",

@@ -1,7 +1,6 @@
 import { TracerExporters, type BrokerOptions, type ServiceBroker, type Span, type Tracer } from "moleculer";
-import { intFromEnv } from "../lib/config";
+import { intFromEnv, type Env } from "../lib/config";
 
-type Env = Record<string, string | undefined>;
 type TracingOptions = Exclude<BrokerOptions["tracing"], boolean | undefined>;
 
 /**

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { accessSync, constants, mkdtempSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 
 export interface WrkSettings {
 	threads: number;
@@ -59,6 +59,7 @@ export function wrkSeconds(ms: number): number {
 }
 
 export function runWrk(wrk: string, url: string, settings: WrkSettings): WrkRun {
+	const script = settings.spreadOver?.length ? spreadScript(settings.spreadOver) : undefined;
 	const args = [
 		`--threads=${settings.threads}`,
 		`--connections=${settings.connections}`,
@@ -66,7 +67,7 @@ export function runWrk(wrk: string, url: string, settings: WrkSettings): WrkRun 
 		`--timeout=${TIMEOUT}`,
 		"--latency",
 		...Object.entries(settings.headers).flatMap(([name, value]) => ["--header", `${name}: ${value}`]),
-		...(settings.spreadOver?.length ? ["--script", spreadScript(settings.spreadOver)] : []),
+		...(script ? ["--script", script] : []),
 		url,
 	];
 	const child = spawn(wrk, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -76,6 +77,7 @@ export function runWrk(wrk: string, url: string, settings: WrkSettings): WrkRun 
 	const result = new Promise<WrkResult>((resolve, reject) => {
 		child.once("error", (err) => reject(new Error(`wrk could not start: ${err.message}`)));
 		child.once("close", (code, signal) => {
+			if (script) rmSync(dirname(script), { recursive: true, force: true });
 			if (code === 0) {
 				try {
 					resolve(parseWrkOutput(output));

@@ -81,14 +81,14 @@ const CHANNEL_CHOICE = {
 
 const taskLink = (task: TaskView) => `/tasks/${task.id}`;
 
+/** Browsers one person may have subscribed at once; the oldest subscription gives way to a new one. */
+const MAX_PUSH_SUBSCRIPTIONS = 10;
+
 /**
  * In-app notifications for mentions, direct messages, assignments, status changes and comments of watched tasks,
  * due dates and the assistant's answers; delivered over the socket, by email (one at a time, or as a digest) and
  * by Web Push, as each person chose and when they accept (DESIGN §3).
  */
-/** Browsers one person may have subscribed at once; the oldest subscription gives way to a new one. */
-const MAX_PUSH_SUBSCRIPTIONS = 10;
-
 const NotificationsService: ServiceSchema<NotificationsSettings, NotificationsMethods & AssistantAwareMethods, NotificationsState & AssistantAwareState & DbServiceThis<NotificationsTables>> = {
 	name: "notifications",
 	mixins: [createDbMixin({ database: "notifications", migrations: notificationsMigrations, defineTables: defineNotificationsTables }), AssistantAwareMixin],
