@@ -322,7 +322,13 @@ export const SocketGatewayMixin: Partial<ServiceSchema<SocketGatewaySettings, So
 				throw callError("Too many requests, slow down", "RATE_LIMITED", 429, { retryAfter: budget.resetSeconds });
 			}
 			// The socket whitelist is the actions' own metadata, as the registry knows it from every node.
-			const published = typeof action === "string" && this.broker.registry.getActionEndpoints(action)?.endpoints[0]?.action.socket;
+			const endpoints = typeof action === "string" ? this.broker.registry.getActionEndpoints(action) : undefined;
+			if (endpoints && endpoints.endpoints.length === 0) {
+				// Known, but no node serves it right now (its node stopped, or is restarting and has announced only part
+				// of its services yet): the call can succeed in a moment, and a client must keep what it wanted to send.
+				throw callError("Service is temporarily unavailable", "SERVICE_UNAVAILABLE", 503, { retryAfter: 1 });
+			}
+			const published = endpoints?.endpoints[0]?.action.socket;
 			if (!published) {
 				refusalLog(this.broker).note("socket call of an unpublished action", `User ${user.id} called ${JSON.stringify(String(action).slice(0, 64))} over a socket: refused`);
 				throw callError("No such action is open to sockets", "NOT_FOUND", 404);

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Context, Service, ServiceBroker } from "moleculer";
 import type { Server, Socket as ServerSocket } from "socket.io";
 import {
@@ -67,6 +70,9 @@ class AsyncStringStorage implements OutboxStorage {
 interface Platform {
 	broker: ServiceBroker;
 	url: string;
+	/** Stops the chat service, as a chat node that crashed or is restarting; `startChat` brings it back, data kept. */
+	stopChat(): Promise<void>;
+	startChat(): Promise<void>;
 	/** The gateway's sockets of a user, to cut them off from the server side. */
 	serverSockets(userId: number): ServerSocket[];
 }
@@ -92,13 +98,22 @@ async function startPlatform(users: Partial<UsersSettings>, dropAck: () => boole
 		],
 	});
 	const io = () => (broker.getLocalService("api") as unknown as { io: Server }).io;
+	// On a file, so the chat service can be stopped and started again with its messages and members.
+	const chatDirectory = mkdtempSync(join(tmpdir(), "colony-bridge-"));
+	const chat = () => chatService({ databaseUri: `sqlite:${join(chatDirectory, "chat.sqlite")}` });
 	broker.createService(usersService(users));
-	broker.createService(chatService());
+	broker.createService(chat());
 	broker.createService(apiService({ rateLimitPerMinute: 10_000 }));
+	broker.localBus.once("$broker.stopped", () => rmSync(chatDirectory, { recursive: true, force: true }));
 	await broker.start();
 	return {
 		broker,
 		url: gatewayUrl(broker),
+		stopChat: () => broker.destroyService(broker.getLocalService("chat")!),
+		startChat: async () => {
+			broker.createService(chat());
+			await broker.waitForServices("chat");
+		},
 		serverSockets: (userId) =>
 			[...io().of("/").sockets.values()].filter((socket) => (socket.data as { user?: { id: number } }).user?.id === userId),
 	};
@@ -301,6 +316,27 @@ describe("WebSocketBridge against a local platform", () => {
 
 		expect(texts(bobSees)).toEqual(["written offline 1", "written offline 2", "after the restart"]);
 		expect(JSON.parse(storage.values.get("outbox:alice") ?? "null")).toEqual([]);
+	});
+
+	it("keeps messages sent while the chat service is down or restarting, and delivers them in order once it is back", async () => {
+		const alice = await connected(bridge(), "alice");
+		const bobSees = inbox(await connected(bridge(), "bob"));
+		const rejected: string[] = [];
+		alice.on("outbox.rejected", ({ item, error }) => rejected.push(`${item.text}: ${error.type}`));
+
+		await platform.stopChat();
+		const results = [];
+		for (const text of ["while chat is down 1", "while chat is down 2"]) results.push(await alice.sendMessage({ channelId: general, text }));
+		expect(results.map((result) => result.status)).toEqual(["queued", "queued"]);
+		await platform.startChat();
+		await alice.sendMessage({ channelId: general, text: "chat is back" });
+		await until(() => bobSees.length >= 3, "bob gets the messages sent while chat was down");
+
+		const expected = ["while chat is down 1", "while chat is down 2", "chat is back"];
+		expect(rejected).toEqual([]);
+		expect(texts(bobSees)).toEqual(expected);
+		expect(await alice.pendingMessages()).toEqual([]);
+		expect((await people.bob.rest.history(general, { limit: 3 })).items.map((m) => m.text).reverse()).toEqual(expected);
 	});
 
 	it("refuses a message the server will never take, and does not keep it", async () => {
