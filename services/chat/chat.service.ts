@@ -40,6 +40,7 @@ interface ChatMethods {
 	requireMember(channelId: number, caller: SessionUser): Promise<{ channel: ChannelRow; member: Membership }>;
 	requireMessage(id: number): Promise<MessageRow>;
 	findByClientMsgId(userId: number, clientMsgId: string): Promise<MessageRow | null>;
+	storeMessage(draft: MessageDraft, mentioned: number[]): Promise<MessageRow>;
 	insertMember(channelId: number, userId: number, role: MemberRole, transaction?: Transaction): Promise<void>;
 	channelViews(rows: ChannelRow[]): Promise<ChannelView[]>;
 	describeChannel(row: ChannelRow, directMemberIds?: number[]): ChannelView;
@@ -64,6 +65,15 @@ type MessageEventName = keyof typeof SOCKET_EVENTS;
 type ChatContext<P = unknown> = Context<P, CallerMeta>;
 /** A context, or the broker for work that no request started (the assistant's jobs). */
 type Emitter = Pick<ServiceBroker, "emit" | "broadcast">;
+
+/** A message about to be stored, its text still in the clear. */
+interface MessageDraft {
+	channelId: number;
+	userId: number;
+	parentId: number | null;
+	text: string;
+	clientMsgId: string | null;
+}
 
 interface SendParams {
 	channelId: number;
@@ -293,33 +303,21 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 				const mentioned = await this.mentionedIn(ctx, text);
 				let row: MessageRow;
 				try {
-					// The message, its mentions and the sender's read marker land together or not at all.
-					row = await this.transaction(async (transaction) => {
-						// The parameters were validated already; Sequelize's own hooks and validation cost more than the
-						// rest of a send, so the hot path goes without them.
-						const fast = { transaction, hooks: false, validate: false };
-						const created = (
-							await this.tables.messages.create(
-								{ channelId, userId: caller.id, parentId: parentId ?? null, ...this.seal(channelId, text), clientMsgId: clientMsgId ?? null },
-								fast,
-							)
-						).get({ plain: true });
-						if (mentioned.length > 0) {
-							await this.tables.mentions.bulkCreate(mentioned.map((userId) => ({ messageId: created.id, userId, channelId })), fast);
-						}
-						// The sender has read their own message.
-						await this.tables.members.update(
-							{ lastReadMessageId: created.id },
-							{ ...fast, where: { channelId, userId: caller.id, lastReadMessageId: { [Op.lt]: created.id } } },
-						);
-						return created;
-					});
+					row = await this.storeMessage({ channelId, userId: caller.id, parentId: parentId ?? null, text, clientMsgId: clientMsgId ?? null }, mentioned);
 				} catch (err) {
 					// The same clientMsgId arrived twice at once (a retry racing the original): answer with the winner.
 					const winner = err instanceof UniqueConstraintError && clientMsgId ? await this.findByClientMsgId(caller.id, clientMsgId) : null;
 					if (!winner) throw err;
 					return { message: (await this.messageViews([winner]))[0] };
 				}
+				// The sender has read their own message. Outside the message's transaction, which then holds no lock on
+				// the sender's membership row: a marker left behind costs nothing, the next markRead moves it.
+				await this.tables.members
+					.update(
+						{ lastReadMessageId: row.id },
+						{ hooks: false, validate: false, where: { channelId, userId: caller.id, lastReadMessageId: { [Op.lt]: row.id } } },
+					)
+					.catch((err: unknown) => this.logger.warn(`The read marker of user ${caller.id} in channel ${channelId} stayed behind:`, (err as Error).message));
 				// A new message has no reactions yet, and its mentions are known: nothing to read back.
 				const message = messageView(row, text, mentioned, []);
 				await this.publish(ctx, "chat.message.created", channel, message);
@@ -537,6 +535,22 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 			return (await this.tables.messages.findOne({ where: { userId, clientMsgId } }))?.get({ plain: true }) ?? null;
 		},
 
+		/** A new message and its mentions, together or not at all; without mentions a single insert. */
+		async storeMessage(draft: MessageDraft, mentioned: number[]): Promise<MessageRow> {
+			// The parameters were validated already; Sequelize's own hooks and validation cost more than the rest of a
+			// send, so the hot path goes without them.
+			const insert = async (transaction?: Transaction) => {
+				const { text, ...columns } = draft;
+				const fast = { transaction, hooks: false, validate: false };
+				const created = (await this.tables.messages.create({ ...columns, ...this.seal(draft.channelId, text) }, fast)).get({ plain: true });
+				if (mentioned.length > 0) {
+					await this.tables.mentions.bulkCreate(mentioned.map((userId) => ({ messageId: created.id, userId, channelId: draft.channelId })), fast);
+				}
+				return created;
+			};
+			return mentioned.length > 0 ? this.transaction(insert) : insert();
+		},
+
 		async insertMember(channelId: number, userId: number, role: MemberRole, transaction?: Transaction) {
 			try {
 				await this.tables.members.create({ channelId, userId, role, lastReadMessageId: 0, joinedAt: new Date() }, { transaction });
@@ -609,9 +623,7 @@ const ChatService: ServiceSchema<ChatSettings, ChatMethods, ChatState & DbServic
 		},
 
 		async postAs(author: number, channel: ChannelRow, text: string, parentId: number | null, clientMsgId: string) {
-			const row = (
-				await this.tables.messages.create({ channelId: channel.id, userId: author, parentId, ...this.seal(channel.id, text), clientMsgId })
-			).get({ plain: true });
+			const row = await this.storeMessage({ channelId: channel.id, userId: author, parentId, text, clientMsgId }, []);
 			const message = messageView(row, text, [], []);
 			await this.publish(this.broker, "chat.message.created", channel, message);
 			return message;
