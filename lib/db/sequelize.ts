@@ -3,6 +3,15 @@ import { Sequelize, type Options } from "sequelize";
 const SERVER_POOL = { min: 5, max: 20, acquire: 30_000, idle: 10_000 };
 
 /**
+ * Prepared statements each MySQL connection keeps open. Sequelize prepares every statement with bound values, and
+ * an UPDATE's WHERE values are written into its text, so nearly every UPDATE is a statement of its own; mysql2
+ * kept up to 16,000 per connection, and the server refuses any statement past `max_prepared_stmt_count` (16,382 by
+ * default, for all clients together): chat's read markers used them all up in minutes under load. The least recently
+ * used statement is closed beyond this bound, so a node holds at most pool max × this (20 × 64 = 1,280).
+ */
+export const MAX_PREPARED_STATEMENTS_PER_CONNECTION = 64;
+
+/**
  * Builds a Sequelize instance from a service's DB URI: `sqlite:<file>` or `sqlite::memory:` (embedded),
  * `mysql://` or `mariadb://` (through mysql2) and `oracle://user:pass@host:port/service` (oracledb Thin mode).
  */
@@ -29,7 +38,7 @@ export function createSequelize(uri: string): Sequelize {
 				dialect: "mysql",
 				port: Number(url.port || 3306),
 				pool: SERVER_POOL,
-				dialectOptions: { connectTimeout: 10_000, charset: "utf8mb4" },
+				dialectOptions: { connectTimeout: 10_000, charset: "utf8mb4", maxPreparedStatements: MAX_PREPARED_STATEMENTS_PER_CONNECTION },
 				define: { charset: "utf8mb4", collate: "utf8mb4_bin" },
 			});
 		case "oracle":
