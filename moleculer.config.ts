@@ -5,6 +5,7 @@ import { ResilientRedisCacher } from "./broker/cacher";
 import { ScrapedPrometheusReporter } from "./broker/metrics";
 import { tracingFrom } from "./broker/tracing";
 import { consoleLogger } from "./broker/logging";
+import { afterNodeStarted } from "./broker/node-startup";
 import { colonyReplOptions } from "./broker/repl/commands";
 // Registers the AI strategies by name (an ai action's `strategy` reaches other nodes as a name).
 import "./broker/strategies/ai.strategies";
@@ -13,7 +14,7 @@ import { AiInFlightMiddleware } from "./broker/middlewares/ai-in-flight.middlewa
 import { CallSafetyMiddleware } from "./broker/middlewares/call-safety.middleware";
 import { DatabaseUnavailableMiddleware } from "./broker/middlewares/database-unavailable.middleware";
 import { RejectSyncThrowsMiddleware } from "./broker/middlewares/reject-sync-throws.middleware";
-import { intFromEnv } from "./lib/config";
+import { intFromEnv, loadSecrets } from "./lib/config";
 import { natsConnectionFrom, type NatsConnection } from "./lib/nats-connection";
 import { redisOptions } from "./lib/state/redis";
 
@@ -176,5 +177,15 @@ export function createBrokerOptions(env: Env = process.env): BrokerOptions {
 }
 
 // A function, so a setting that cannot work (a certificate file that is missing) fails inside the start, which
-// reports it in one line, rather than on import; moleculer-runner calls a config function as well.
-export default (): BrokerOptions => createBrokerOptions();
+// reports it in one line, rather than on import; moleculer-runner calls a config function as well. Under the runner
+// a node does what `npm start` does around its broker: the secrets are checked first, and once started a node
+// without the gateway opens its health and metrics listener.
+export default (): BrokerOptions => {
+	loadSecrets();
+	return {
+		...createBrokerOptions(),
+		started: async (broker) => {
+			await afterNodeStarted(broker);
+		},
+	};
+};

@@ -1,8 +1,6 @@
 import { ServiceBroker, type ServiceSchema } from "moleculer";
-import type { AddressInfo } from "node:net";
-import { intFromEnv, listFromEnv, loadSecrets } from "./lib/config";
-import { startHealthServer } from "./broker/health";
-import { natsConnectionFrom, unsecuredNats } from "./lib/nats-connection";
+import { afterNodeStarted } from "./broker/node-startup";
+import { listFromEnv, loadSecrets } from "./lib/config";
 import { createBrokerOptions } from "./moleculer.config";
 import AiService from "./services/ai/ai.service";
 import ApiService from "./services/api/api.service";
@@ -23,9 +21,6 @@ export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
 	notifications: NotificationsService as unknown as ServiceSchema,
 };
 
-/** The health and metrics port of a node without the gateway (DESIGN §1). */
-const HEALTH_PORTS: Record<string, number> = { users: 8081, chat: 8082, tasks: 8083, ai: 8084, notifications: 8085, knowledge: 8086 };
-
 export function selectServices(requested: string[]): ServiceSchema[] {
 	const names = requested.length === 0 || requested.includes("all") ? Object.keys(SERVICE_SCHEMAS) : requested;
 	const unknown = names.filter((name) => !(name in SERVICE_SCHEMAS));
@@ -41,21 +36,10 @@ async function main(): Promise<void> {
 	// Fail before anything starts when production secrets are missing; warn loudly in development.
 	loadSecrets();
 	const broker = new ServiceBroker(createBrokerOptions());
-	if (process.env.NODE_ENV === "production" && !process.env.METRICS_TOKEN) {
-		broker.logger.warn("METRICS_TOKEN is not set: /metrics answers only direct connections from this machine");
-	}
-	const unsecured = unsecuredNats(natsConnectionFrom(process.env));
-	if (process.env.NODE_ENV === "production" && unsecured) broker.logger.warn(unsecured);
 	for (const schema of schemas) broker.createService(schema);
 	await broker.start();
-
 	// The broker stops its services itself on SIGINT/SIGTERM and then ends the process.
-	if (!schemas.includes(SERVICE_SCHEMAS.api)) {
-		const fallback = HEALTH_PORTS[schemas[0]?.name ?? ""] ?? 8087;
-		const server = await startHealthServer(broker, intFromEnv(process.env.HEALTH_PORT, fallback, "HEALTH_PORT"));
-		const { address, port } = server.address() as AddressInfo;
-		broker.logger.info(`Health and metrics listening on http://${address}:${port}`);
-	}
+	await afterNodeStarted(broker);
 	if (process.argv.includes("--repl")) await broker.repl();
 }
 

@@ -9,9 +9,11 @@ export class NodeProcess {
 	private child?: ChildProcess;
 	private log = "";
 
+	/** `args` are what node runs: the build's server by default, or e.g. moleculer-runner on the build. */
 	constructor(
 		readonly name: string,
 		private readonly env: Record<string, string>,
+		private readonly args: string[] = [SERVER],
 	) {}
 
 	get output(): string {
@@ -22,7 +24,7 @@ export class NodeProcess {
 	async start(timeoutMs = 20_000): Promise<{ port?: number; healthPort?: number }> {
 		if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run 'npm run build' (npm test does) first`);
 		this.log = "";
-		const child = spawn(process.execPath, [SERVER], {
+		const child = spawn(process.execPath, this.args, {
 			env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "info", ...this.env },
 			stdio: ["ignore", "pipe", "pipe"],
 		});

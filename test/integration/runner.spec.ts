@@ -1,0 +1,73 @@
+import type { ServiceBroker } from "moleculer";
+import { resolve } from "node:path";
+import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
+import { describeIntegration } from "../support/integration";
+import { apiService, gatewayUrl, RestClient } from "../support/platform";
+import { NodeProcess } from "../support/processes";
+import { servers } from "../support/servers";
+
+const dist = resolve(__dirname, "../../dist");
+
+describeIntegration("moleculer-runner on the build: a users node joined to the cluster over NATS", () => {
+	const namespace = uniqueNamespace("it-runner");
+	const database = new TestDatabase(namespace);
+	const usersNode = new NodeProcess(
+		"users node (moleculer-runner)",
+		{
+			NAMESPACE: namespace,
+			NODE_ID: "runner-users",
+			TRANSPORTER: servers.nats,
+			REDIS_URL: servers.redis,
+			JWT_SECRET: process.env.JWT_SECRET!,
+			DATA_KEY: process.env.DATA_KEY!,
+			USERS_DB_URI: database.uri,
+			SERVICEDIR: resolve(dist, "services"),
+			SERVICES: "users",
+			HEALTH_PORT: "0",
+		},
+		[resolve(__dirname, "../../node_modules/moleculer/bin/moleculer-runner.js"), "--config", resolve(dist, "moleculer.config.js")],
+	);
+	let gateway: ServiceBroker;
+	let rest: RestClient;
+	let healthUrl: string;
+
+	beforeAll(async () => {
+		await database.create();
+		healthUrl = `http://127.0.0.1:${(await usersNode.start()).healthPort}`;
+		gateway = clusterBroker(namespace, "gateway", [apiService({ redisUrl: servers.redis })]);
+		await gateway.start();
+		await gateway.waitForServices(["users"], 15_000);
+		rest = new RestClient(gatewayUrl(gateway));
+	});
+
+	afterAll(async () => {
+		await usersNode.stop();
+		await gateway.stop();
+		await database.drop();
+		await clearRedisNamespace(namespace);
+	});
+
+	it("runs only the services SERVICES names, and serves the gateway's sign-up and sign-in", async () => {
+		const node = gateway.registry.getNodeList({ onlyAvailable: true, withServices: true }).find(({ id }) => id === "runner-users");
+		expect(node?.services.map((service) => String(service.name)).sort()).toEqual(["$node", "users"]);
+		expect((await rest.register("rita")).status).toBe(201);
+		expect((await rest.login("rita")).accessToken).toEqual(expect.any(String));
+	});
+
+	it("opens the node's own readiness and metrics listener, as npm start does", async () => {
+		const ready = await fetch(`${healthUrl}/health/ready`, { signal: AbortSignal.timeout(5_000) });
+		expect(ready.status).toBe(200);
+		expect(await ready.json()).toMatchObject({ status: "ready", nodeID: "runner-users", checks: { transporter: true, "database:users": true } });
+		const metrics = await (await fetch(`${healthUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+		expect(metrics).toMatch(/moleculer_broker_started\{[^}]*nodeID="runner-users"[^}]*\} 1/);
+	});
+
+	it("refuses to start in production without its secrets, saying which", async () => {
+		const unconfigured = new NodeProcess(
+			"users node without secrets",
+			{ NODE_ENV: "production", NAMESPACE: namespace, NODE_ID: "runner-bare", SERVICEDIR: resolve(dist, "services"), SERVICES: "users" },
+			[resolve(__dirname, "../../node_modules/moleculer/bin/moleculer-runner.js"), "--config", resolve(dist, "moleculer.config.js")],
+		);
+		await expect(unconfigured.start(10_000)).rejects.toThrow(/JWT_SECRET/);
+	});
+});
