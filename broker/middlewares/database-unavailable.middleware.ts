@@ -4,12 +4,11 @@ type ActionHandler = (ctx: Context) => Promise<unknown>;
 
 const RETRY_AFTER_SECONDS = 5;
 
-/** Sequelize's errors for a database it cannot reach (refused, timed out, no free connection in time). */
+/** Sequelize's errors for a database it cannot reach (refused, timed out). */
 const CONNECTION_ERRORS = new Set([
 	"SequelizeConnectionError",
 	"SequelizeConnectionRefusedError",
 	"SequelizeConnectionTimedOutError",
-	"SequelizeConnectionAcquireTimeoutError",
 	"SequelizeHostNotFoundError",
 	"SequelizeHostNotReachableError",
 ]);
@@ -83,7 +82,10 @@ export const DatabaseUnavailableMiddleware: Middleware = {
 			return handler(ctx).catch((err: unknown) => {
 				if (isDatabaseUnreachable(err)) throw new DatabaseUnavailableError(service);
 				const code = driverCode(err);
-				if (code && CONTENTION_CODES.has(code)) throw new DatabaseBusyError(service);
+				// No pooled connection came free in time: every one is busy, or stuck on a database that hangs.
+				if ((code && CONTENTION_CODES.has(code)) || (err as SequelizeLikeError | null)?.name === "SequelizeConnectionAcquireTimeoutError") {
+					throw new DatabaseBusyError(service);
+				}
 				// Any other database failure crosses NATS without its driver details: its code goes with it, for the log
 				// (the client's answer stays a plain 500). Not the SQL message, which may quote stored values.
 				if ((err as SequelizeLikeError | null)?.name?.startsWith("Sequelize")) {

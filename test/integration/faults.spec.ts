@@ -159,6 +159,64 @@ describeIntegration("faults: the users node's MariaDB unreachable, then back", (
 	}, 40_000);
 });
 
+describeIntegration("faults: the chat node's MariaDB hangs (connections open, nothing answered), then answers again", () => {
+	const namespace = uniqueNamespace("it-db-hang");
+	const database = new TestDatabase(namespace);
+	const mariadb = new URL(servers.mariadb);
+	const proxy = new TcpProxy(mariadb.hostname, Number(mariadb.port || 3306));
+	let node: ServiceBroker;
+	let gateway: RestClient;
+
+	beforeAll(async () => {
+		await database.create();
+		const port = await proxy.start();
+		const throughProxy = new URL(database.uri);
+		throughProxy.host = `127.0.0.1:${port}`;
+		node = clusterBroker(namespace, "node", [
+			usersService(),
+			chatService({ databaseUri: throughProxy.toString() }),
+			apiService({ redisUrl: servers.redis, rateLimitPerMinute: 10_000 }),
+		]);
+		await node.start();
+		gateway = new RestClient(gatewayUrl(node));
+	});
+
+	afterAll(async () => {
+		proxy.thaw();
+		await node.stop();
+		await proxy.stop();
+		await database.drop();
+		await Promise.all([clearRedisNamespace(namespace), clearJetStreamNamespace(namespace)]);
+	});
+
+	it("answers the requests that find no connection 503 before the request timeout, never 500, and serves again after", async () => {
+		const ann = await gateway.signUp("ann");
+		const { body } = await gateway.post<{ channel: { id: number } }>("/api/v1/channels", { name: "ops", type: "public" }, ann.accessToken);
+		const history = `/api/v1/channels/${body.channel.id}/messages`;
+		expect((await gateway.get(history, ann.accessToken)).status).toBe(200);
+
+		proxy.freeze();
+		// More than the pool's 20 connections: some requests wait on a connection stuck in the hung database.
+		const answers = await Promise.all(
+			Array.from({ length: 30 }, async () => {
+				const started = Date.now();
+				// Longer than the gateway's 10 s request timeout, to see its answer.
+				const answer = await gateway.request<ErrorBody>("GET", history, { token: ann.accessToken, timeoutMs: 20_000 });
+				return { status: answer.status, type: answer.body.type, ms: Date.now() - started };
+			}),
+		);
+		proxy.thaw();
+
+		// Nothing is a 500. Those caught on a connection the database stopped answering cannot know their outcome: they
+		// end at the 10 s request timeout (504, or 503 once the circuit breaker has opened). The rest are told at once
+		// why, well before that timeout.
+		expect(answers.filter(({ status }) => status !== 503 && status !== 504)).toEqual([]);
+		const toldWhy = answers.filter(({ type, ms }) => (type === "DATABASE_BUSY" || type === "DATABASE_UNAVAILABLE") && ms < 9_000);
+		expect(toldWhy.length).toBeGreaterThanOrEqual(10);
+		await until(async () => (await gateway.get(history, ann.accessToken)).status === 200, "history answers again", 15_000);
+	}, 60_000);
+});
+
 interface Send {
 	gateway: "A" | "B";
 	clientMsgId: string;

@@ -8,6 +8,7 @@ export class TcpProxy {
 	private readonly sockets = new Set<Socket>();
 	private server?: Server;
 	private listenPort = 0;
+	private frozen = false;
 
 	constructor(
 		private readonly targetHost: string,
@@ -32,8 +33,23 @@ export class TcpProxy {
 		if (server) await new Promise((resolve) => server.close(resolve));
 	}
 
+	/**
+	 * As if the server hung (stopped with SIGSTOP, or cut off without a reset): connections stay open, but nothing
+	 * passes in either direction, and new connections are accepted and never answered. `thaw` lets it all through.
+	 */
+	freeze(): void {
+		this.frozen = true;
+		for (const socket of this.sockets) socket.pause();
+	}
+
+	thaw(): void {
+		this.frozen = false;
+		for (const socket of this.sockets) socket.resume();
+	}
+
 	/** Accepts connections again, on the same port. */
 	async restore(): Promise<void> {
+		this.thaw();
 		if (!this.server) await this.listen();
 	}
 
@@ -52,6 +68,10 @@ export class TcpProxy {
 			client.on("close", () => upstream.destroy());
 			upstream.on("close", () => client.destroy());
 			client.pipe(upstream).pipe(client);
+			if (this.frozen) {
+				client.pause();
+				upstream.pause();
+			}
 		});
 		this.server = server;
 		return new Promise((resolve, reject) => {
