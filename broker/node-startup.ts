@@ -10,6 +10,15 @@ const HEALTH_PORTS: Record<string, number> = { users: 8081, chat: 8082, tasks: 8
 const OTHER_HEALTH_PORT = 8087;
 
 /**
+ * Where a node running these services answers /health/*: the gateway on its own port (`PORT`, 8080), any other node
+ * on `HEALTH_PORT`, by default the port of its first service (users 8081, chat 8082…). No services means all of them.
+ */
+export function healthPortOf(services: string[], env: Env = process.env): number {
+	if (services.length === 0 || services.includes("all") || services.includes("api")) return intFromEnv(env.PORT, 8080, "PORT");
+	return intFromEnv(env.HEALTH_PORT, HEALTH_PORTS[services[0]] ?? OTHER_HEALTH_PORT, "HEALTH_PORT");
+}
+
+/**
  * What every Colony node does once its broker has started, whether `npm start` or moleculer-runner started it:
  * warn about an unsafe production setting, and open the health and metrics listener of a node that runs no
  * gateway (the gateway answers them on its own port). `HEALTH_PORT` overrides the port; 0 takes a free one.
@@ -22,8 +31,7 @@ export async function afterNodeStarted(broker: ServiceBroker, env: Env = process
 	}
 	const services = broker.services.map((service) => service.name).filter((name) => !name.startsWith("$"));
 	if (services.includes("api")) return null;
-	const port = intFromEnv(env.HEALTH_PORT, HEALTH_PORTS[services[0] ?? ""] ?? OTHER_HEALTH_PORT, "HEALTH_PORT");
-	const server = await startHealthServer(broker, port);
+	const server = await startHealthServer(broker, healthPortOf(services, env));
 	const { address, port: listening } = server.address() as AddressInfo;
 	broker.logger.info(`Health and metrics listening on http://${address}:${listening}`);
 	return server;

@@ -1,4 +1,5 @@
 import type { ServiceBroker } from "moleculer";
+import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
@@ -60,6 +61,21 @@ describeIntegration("moleculer-runner on the build: a users node joined to the c
 		expect(await ready.json()).toMatchObject({ status: "ready", nodeID: "runner-users", checks: { transporter: true, "database:users": true } });
 		const metrics = await (await fetch(`${healthUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
 		expect(metrics).toMatch(/moleculer_broker_started\{[^}]*nodeID="runner-users"[^}]*\} 1/);
+	});
+
+	it("is found healthy by the container's health check, which asks the port the node's services imply", async () => {
+		// Asynchronously: the gateway it asks runs in this process.
+		const check = (env: Record<string, string>) =>
+			new Promise<number | null>((done) => {
+				const child = spawn(process.execPath, [resolve(dist, "healthcheck.js")], { env: { PATH: process.env.PATH, ...env }, timeout: 10_000 });
+				child.once("exit", (code) => done(code));
+			});
+		const healthPort = new URL(healthUrl).port;
+
+		expect(await check({ SERVICES: "users", HEALTH_PORT: healthPort })).toBe(0);
+		expect(await check({ SERVICES: "api,users", PORT: new URL(rest.baseUrl).port })).toBe(0);
+		// The same node asked on another port is not healthy: the check does look.
+		expect(await check({ SERVICES: "api", PORT: healthPort === "1" ? "2" : "1" })).toBe(1);
 	});
 
 	it("refuses to start in production without its secrets, saying which", async () => {
