@@ -22,7 +22,9 @@ export class NodeProcess {
 	) {
 		// BENCH_PROFILE_DIR: each node writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
 		const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-		this.child = spawn(process.execPath, [...profile, script], { env, stdio: ["ignore", "pipe", "pipe"] });
+		// BENCH_NODE_OPTIONS: the nodes' NODE_OPTIONS (a heap limit, as a container's would be), not the bench client's.
+		const nodeOptions = process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {};
+		this.child = spawn(process.execPath, [...profile, script], { env: { ...env, ...nodeOptions }, stdio: ["ignore", "pipe", "pipe"] });
 		for (const stream of [this.child.stdout, this.child.stderr]) {
 			let partial = "";
 			stream?.setEncoding("utf8");

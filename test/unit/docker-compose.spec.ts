@@ -147,6 +147,16 @@ describe("docker/docker-compose.yml", () => {
 		expect(limits.filter(({ limit, budget }) => limit !== budget)).toEqual([]);
 	});
 
+	it("caps every node's V8 heap well within its memory limit, so it collects garbage before it is killed", () => {
+		const caps = nodeEntries.map(([name, node]) => {
+			const heapMiB = /--max-old-space-size=(\d+)/.exec(node.environment!.NODE_OPTIONS ?? "")?.[1];
+			const limit = bytes(node.mem_limit ?? node.deploy?.resources?.limits?.memory ?? "0");
+			return { name, share: heapMiB === undefined ? undefined : (Number(heapMiB) * 1024 ** 2) / limit };
+		});
+
+		expect(caps.filter(({ share }) => share === undefined || share > 0.65 || share < 0.5)).toEqual([]);
+	});
+
 	it("binds every ai node to an Ollama of its own, a service with a GPU reserved, unless OLLAMA_HOST_n says otherwise", () => {
 		const aiNodes = nodeEntries.filter(([, node]) => node.environment!.SERVICES.split(",").some((service) => service.trim() === "ai"));
 		const bound = aiNodes.map(([name, node]) => {
