@@ -24,7 +24,17 @@ async function triageRowsOf(rest: RestClient, user: SignedInUser, taskId: number
 	return items.filter((item) => item.action === "triaged");
 }
 
+/**
+ * A tasks database in a file, as embedded mode keeps it. In-memory SQLite serves every query on one shared connection,
+ * so a read would see a triage transaction half done (stored, not yet applied): these tests read while triage runs.
+ */
+function fileDatabase(): { uri: string; remove(): void } {
+	const dir = mkdtempSync(join(tmpdir(), "colony-triage-db-"));
+	return { uri: `sqlite:${join(dir, "tasks.sqlite")}`, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 describe("the AI's triage of new tasks", () => {
+	const tasksDb = fileDatabase();
 	let ollama: OllamaTestServer;
 	let broker: ServiceBroker;
 	let rest: RestClient;
@@ -48,7 +58,7 @@ describe("the AI's triage of new tasks", () => {
 		ollama = await OllamaTestServer.start();
 		broker = testBroker({ middlewares: [recordCallers] });
 		broker.createService(usersService());
-		broker.createService(tasksService());
+		broker.createService(tasksService({ databaseUri: tasksDb.uri }));
 		broker.createService(aiService({ ollamaHost: ollama.url }));
 		broker.createService(apiService({ rateLimitPerMinute: 1_000_000 }));
 		broker.createService(recorder.schema);
@@ -62,6 +72,7 @@ describe("the AI's triage of new tasks", () => {
 	afterAll(async () => {
 		await broker.stop();
 		await ollama.stop();
+		tasksDb.remove();
 	});
 
 	it("stores the suggestion on the task without applying it, asked in the creator's name", async () => {
@@ -185,6 +196,7 @@ describe("the AI's triage of new tasks", () => {
 });
 
 describe("a task created while no ai service exists", () => {
+	const tasksDb = fileDatabase();
 	let ollama: OllamaTestServer;
 	let broker: ServiceBroker;
 	let rest: RestClient;
@@ -193,7 +205,7 @@ describe("a task created while no ai service exists", () => {
 		ollama = await OllamaTestServer.start();
 		broker = testBroker();
 		broker.createService(usersService());
-		broker.createService(tasksService());
+		broker.createService(tasksService({ databaseUri: tasksDb.uri }));
 		broker.createService(apiService({ rateLimitPerMinute: 1_000_000 }));
 		await broker.start();
 		rest = new RestClient(gatewayUrl(broker));
@@ -201,6 +213,7 @@ describe("a task created while no ai service exists", () => {
 	afterAll(async () => {
 		await broker.stop();
 		await ollama.stop();
+		tasksDb.remove();
 	});
 
 	it("is created at once, and triaged once an ai node joins", async () => {
