@@ -4,7 +4,7 @@ import { WebSocketBridge, type MessageView } from "../../client";
 import { clearJetStreamNamespace, clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { apiService, gatewayUrl, RestClient, usersService } from "../support/platform";
-import { NodeProcess } from "../support/processes";
+import { expectServingHealth, NodeProcess } from "../support/processes";
 import { servers } from "../support/servers";
 
 const PRESENCE_TTL_MS = 1_500;
@@ -74,11 +74,7 @@ describeIntegration("crashes: a killed gateway and a killed chat node (separate 
 	});
 
 	it("serves the chat node's own readiness and metrics on its health listener", async () => {
-		const ready = await fetch(`${chatHealthUrl}/health/ready`, { signal: AbortSignal.timeout(5_000) });
-		expect(ready.status).toBe(200);
-		expect(await ready.json()).toMatchObject({ status: "ready", nodeID: "chat-1", checks: { transporter: true, "database:chat": true } });
-		const metrics = await (await fetch(`${chatHealthUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-		expect(metrics).toMatch(/moleculer_broker_started\{[^}]*nodeID="chat-1"[^}]*\} 1/);
+		await expectServingHealth(chatHealthUrl, "chat-1", "chat");
 	});
 
 	it("delivers every message exactly once when the chat node is killed and restarted while a client keeps sending", async () => {

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { clearRedisNamespace, clusterBroker, TestDatabase, uniqueNamespace } from "../support/cluster";
 import { describeIntegration } from "../support/integration";
 import { apiService, gatewayUrl, RestClient } from "../support/platform";
-import { NodeProcess } from "../support/processes";
+import { expectServingHealth, NodeProcess } from "../support/processes";
 import { servers } from "../support/servers";
 
 const dist = resolve(__dirname, "../../dist");
@@ -56,11 +56,7 @@ describeIntegration("moleculer-runner on the build: a users node joined to the c
 	});
 
 	it("opens the node's own readiness and metrics listener, as npm start does", async () => {
-		const ready = await fetch(`${healthUrl}/health/ready`, { signal: AbortSignal.timeout(5_000) });
-		expect(ready.status).toBe(200);
-		expect(await ready.json()).toMatchObject({ status: "ready", nodeID: "runner-users", checks: { transporter: true, "database:users": true } });
-		const metrics = await (await fetch(`${healthUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-		expect(metrics).toMatch(/moleculer_broker_started\{[^}]*nodeID="runner-users"[^}]*\} 1/);
+		await expectServingHealth(healthUrl, "runner-users", "users");
 	});
 
 	it("is found healthy by the container's health check, which asks the port the node's services imply", async () => {

@@ -60,3 +60,12 @@ export class NodeProcess {
 		await exited;
 	}
 }
+
+/** Checks a node's own health listener: ready, with its transport and database up, and its metrics served. */
+export async function expectServingHealth(healthUrl: string, nodeID: string, database: string): Promise<void> {
+	const ready = await fetch(`${healthUrl}/health/ready`, { signal: AbortSignal.timeout(5_000) });
+	expect(ready.status).toBe(200);
+	expect(await ready.json()).toMatchObject({ status: "ready", nodeID, checks: { transporter: true, [`database:${database}`]: true } });
+	const metrics = await (await fetch(`${healthUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+	expect(metrics).toMatch(new RegExp(`moleculer_broker_started\\{[^}]*nodeID="${nodeID}"[^}]*\\} 1`));
+}
