@@ -1,4 +1,4 @@
-import { ServiceBroker, type BrokerOptions, type ServiceSchema } from "moleculer";
+import { ServiceBroker, type ActionSchema, type BrokerOptions, type ServiceSchema } from "moleculer";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import ApiService, { type ApiSettings } from "../../services/api/api.service";
@@ -53,6 +53,27 @@ export function apiService(settings: Partial<ApiSettings & SocketGatewaySettings
 		...(ApiService as unknown as ServiceSchema),
 		// Every test connects from 127.0.0.1: connection attempts are not limited unless a test asks.
 		settings: { ...ApiService.settings, port: 0, ip: "127.0.0.1", redisUrl: undefined, socketConnectsPerMinute: 1_000_000, ...settings },
+	};
+}
+
+/** A service `name` with one public route, `GET /api/v1/<name>`, that answers `{ answered: true }` after `delayMs`. */
+export function delayedRouteService(name: string, delayMs: number, action: Partial<ActionSchema> = {}): ServiceSchema {
+	return {
+		name,
+		settings: { rest: "/" },
+		actions: {
+			answer: {
+				rest: `GET /${name}`,
+				access: "public",
+				idempotent: true,
+				params: {},
+				...action,
+				async handler() {
+					await new Promise((resolve) => setTimeout(resolve, delayMs));
+					return { answered: true };
+				},
+			},
+		},
 	};
 }
 

@@ -1,24 +1,7 @@
-import type { ServiceSchema } from "moleculer";
-import { startPlatform, type Platform } from "../support/platform";
+import { delayedRouteService, startPlatform, type Platform } from "../support/platform";
 
 /** One request at a time and one waiting: a third caller finds the queue full. */
-const NarrowService: ServiceSchema = {
-	name: "narrow",
-	settings: { rest: "/" },
-	actions: {
-		answer: {
-			rest: "GET /narrow",
-			access: "public",
-			idempotent: true,
-			params: {},
-			bulkhead: { enabled: true, concurrency: 1, maxQueueSize: 1 },
-			async handler() {
-				await new Promise((resolve) => setTimeout(resolve, 300));
-				return { answered: true };
-			},
-		},
-	},
-};
+const NarrowService = delayedRouteService("narrow", 300, { bulkhead: { enabled: true, concurrency: 1, maxQueueSize: 1 } });
 
 describe("an overloaded service", () => {
 	let platform: Platform;

@@ -1,25 +1,9 @@
-import type { ServiceSchema } from "moleculer";
 import type { Socket } from "socket.io-client";
-import { startPlatform, type Platform } from "../support/platform";
+import { delayedRouteService, startPlatform, type Platform } from "../support/platform";
 import { connectSocket } from "../support/sockets";
 
 /** A route that takes its time, to be under way when the gateway stops. */
-const SlowService: ServiceSchema = {
-	name: "slow",
-	settings: { rest: "/" },
-	actions: {
-		answer: {
-			rest: "GET /slow",
-			access: "public",
-			idempotent: true,
-			params: {},
-			async handler() {
-				await new Promise((resolve) => setTimeout(resolve, 400));
-				return { answered: true };
-			},
-		},
-	},
-};
+const SlowService = delayedRouteService("slow", 400);
 
 describe("stopping a gateway", () => {
 	let platform: Platform;
