@@ -8,11 +8,12 @@ const TIMEOUT_MS = 2_000;
  * asks the port the node listens on, derived from SERVICES as the node derives it.
  */
 async function main(): Promise<number> {
-	const port = healthPortOf(listFromEnv(process.env.SERVICES));
 	try {
+		const port = healthPortOf(listFromEnv(process.env.SERVICES));
 		const answer = await fetch(`http://127.0.0.1:${port}/health/live`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
 		return answer.ok ? 0 : 1;
 	} catch {
+		// Unreachable, too slow, or a PORT/HEALTH_PORT the node could not have started with either.
 		return 1;
 	}
 }

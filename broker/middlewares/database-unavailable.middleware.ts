@@ -61,11 +61,20 @@ function driverCode(err: unknown): string | undefined {
 }
 
 export function isDatabaseUnreachable(err: unknown): boolean {
-	const error = err as { name?: string; code?: string; parent?: { code?: string }; original?: { code?: string } } | null;
+	const error = err as SequelizeLikeError | null;
 	if (!error || typeof error !== "object") return false;
 	if (error.name && CONNECTION_ERRORS.has(error.name)) return true;
 	const code = driverCode(error);
 	return code !== undefined && LOST_CONNECTION_CODES.has(code);
+}
+
+/**
+ * Work the database rolled back under contention, or that found no pooled connection free in time (every one busy,
+ * or stuck on a database that hangs): repeating it shortly is likely to succeed.
+ */
+function isDatabaseBusy(err: unknown): boolean {
+	const code = driverCode(err);
+	return (code !== undefined && CONTENTION_CODES.has(code)) || (err as SequelizeLikeError | null)?.name === "SequelizeConnectionAcquireTimeoutError";
 }
 
 /**
@@ -81,14 +90,11 @@ export const DatabaseUnavailableMiddleware: Middleware = {
 		return function databaseUnavailable(ctx: Context) {
 			return handler(ctx).catch((err: unknown) => {
 				if (isDatabaseUnreachable(err)) throw new DatabaseUnavailableError(service);
-				const code = driverCode(err);
-				// No pooled connection came free in time: every one is busy, or stuck on a database that hangs.
-				if ((code && CONTENTION_CODES.has(code)) || (err as SequelizeLikeError | null)?.name === "SequelizeConnectionAcquireTimeoutError") {
-					throw new DatabaseBusyError(service);
-				}
+				if (isDatabaseBusy(err)) throw new DatabaseBusyError(service);
 				// Any other database failure crosses NATS without its driver details: its code goes with it, for the log
 				// (the client's answer stays a plain 500). Not the SQL message, which may quote stored values.
 				if ((err as SequelizeLikeError | null)?.name?.startsWith("Sequelize")) {
+					const code = driverCode(err);
 					const failure = new Errors.MoleculerServerError(`${service} database error ${code ?? (err as Error).name}`, 500, "DATABASE_ERROR", { code });
 					// As the driver's error was: not repeated by Moleculer.
 					failure.retryable = false;
