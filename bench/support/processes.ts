@@ -167,7 +167,6 @@ export function machineBusySeconds(): number | undefined {
 	}
 }
 
-/** Running processes whose command name is one of `names` (e.g. the local NATS, Redis and MariaDB servers). */
 /** The servers the benches measure beside Colony's own processes, by process name. */
 export const SERVER_PROCESS_NAMES: Record<string, string> = {
 	"nats-server": "NATS",
@@ -187,6 +186,7 @@ export function runBench(name: string, main: () => Promise<number>): void {
 	);
 }
 
+/** Running processes whose command name is one of `names` (e.g. the local NATS, Redis and MariaDB servers). */
 export function findProcesses(names: Record<string, string>): { label: string; pid: number }[] {
 	const found: { label: string; pid: number }[] = [];
 	let entries: string[];
